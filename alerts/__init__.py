@@ -1,0 +1,1 @@
+"""Alert lifecycle, routing, escalation and delivery: findings → people."""

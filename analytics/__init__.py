@@ -1,0 +1,1 @@
+"""Streaming detectors per device: readings → findings."""

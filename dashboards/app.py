@@ -1,0 +1,98 @@
+"""``create_app(settings, platform)`` builds the one FastAPI application.
+
+Long-lived clients are created in ``lifespan`` and closed there; nothing
+connects at import time.
+"""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.templating import Jinja2Templates
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from mimamori.config import Settings
+from mimamori.status import collect_status
+
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+TEXT = {
+    "ja": {
+        "title": "見守り — システムの状態",
+        "services": "サービス",
+        "stages": "処理の段階",
+        "counters": "件数",
+        "name": "名前",
+        "state": "状態",
+        "where": "場所",
+        "ok": "正常",
+        "down": "停止中",
+        "running": "動作中",
+        "not_running": "停止中",
+        "switch": "English",
+        "readings": "受信した測定値",
+        "written": "保存した測定値",
+        "deadletters": "受け付けなかった入力",
+        "alerts": "最近の通知",
+        "no_alerts": "通知はまだありません。",
+        "metrics": "計測値 (Prometheus)",
+        "lang_attr": "ja",
+    },
+    "en": {
+        "title": "mimamori — system status",
+        "services": "Services",
+        "stages": "Stages",
+        "counters": "Counts",
+        "name": "Name",
+        "state": "State",
+        "where": "Address",
+        "ok": "OK",
+        "down": "Down",
+        "running": "Running",
+        "not_running": "Not running",
+        "switch": "日本語",
+        "readings": "Readings received",
+        "written": "Readings stored",
+        "deadletters": "Inputs refused",
+        "alerts": "Recent alerts",
+        "no_alerts": "No alerts yet.",
+        "metrics": "Metrics (Prometheus)",
+        "lang_attr": "en",
+    },
+}
+
+
+def create_app(settings: Settings, platform: Any = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+
+    app = FastAPI(title="mimamori", version="0.1.0", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.platform = platform
+
+    @app.get("/", response_class=HTMLResponse)
+    def status_page(request: Request, lang: str = "ja") -> HTMLResponse:
+        lang = lang if lang in TEXT else "ja"
+        st = collect_status(settings, platform)
+        return TEMPLATES.TemplateResponse(
+            request, "status.html", {"t": TEXT[lang], "lang": lang, "s": st}
+        )
+
+    @app.get("/api/status")
+    def api_status() -> JSONResponse:
+        return JSONResponse(collect_status(settings, platform))
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,1 @@
+"""Durable ingest of canonical readings into InfluxDB (v1-compatible API)."""

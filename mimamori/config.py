@@ -1,0 +1,225 @@
+"""Configuration: one TOML file plus ``MIMAMORI_*`` environment overrides.
+
+Validated when loaded, never connects. Defaults work on a laptop: every
+service listens on loopback on the ports of the port plan (README).
+
+Precedence (highest first): explicit overrides passed to :func:`load_settings`,
+environment variables (``MIMAMORI_MQTT__URL=mqtt://host:1883``), the TOML file
+(``--config``, ``$MIMAMORI_CONFIG`` or ``./mimamori.toml``), defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+# The port plan: everything the project listens on, in one place.
+PORTS = {
+    "mqtt": 18830,  # Mosquitto started by the project (not 1883: a system broker may own it)
+    "influx_http": 18086,  # InfluxDB HTTP API (not 8086, for the same reason)
+    "influx_rpc": 18088,  # InfluxDB backup/restore RPC, loopback only
+    "web": 8080,  # the one FastAPI app: status page, API, /metrics, HTTP ingest
+    "lorawan_udp": 1700,  # Semtech packet-forwarder UDP (the forwarders' usual port)
+    "smtp_standin": 8025,  # local SMTP server used by the demo's outbox
+    "line_standin": 18090,  # local stand-in for LINE's Messaging API in the demo
+}
+
+
+class MqttSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = f"mqtt://127.0.0.1:{PORTS['mqtt']}"
+    managed: bool = Field(True, description="start our own Mosquitto for this URL")
+    username: str | None = None
+    password: str | None = None
+    keepalive_s: int = Field(30, ge=5, le=3600)
+    # How many QoS 1 messages one consumer may hold unacknowledged (MQTT 5
+    # Receive Maximum). The broker holds the rest: that is the backpressure.
+    max_unacked: int = Field(1000, ge=1, le=65535)
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, v: str) -> str:
+        parts = urlsplit(v)
+        if parts.scheme not in ("mqtt", "tcp") or not parts.hostname:
+            raise ValueError(f"MQTT URL must look like mqtt://host:port, got {v!r}")
+        return v
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.url).hostname or "127.0.0.1"
+
+    @property
+    def port(self) -> int:
+        return urlsplit(self.url).port or 1883
+
+
+class InfluxSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = f"http://127.0.0.1:{PORTS['influx_http']}"
+    database: str = "mimamori"
+    managed: bool = Field(True, description="start our own InfluxDB for this URL")
+    username: str | None = None
+    password: str | None = None
+    timeout_s: float = Field(10.0, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, v: str) -> str:
+        parts = urlsplit(v)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"InfluxDB URL must look like http://host:port, got {v!r}")
+        return v.rstrip("/")
+
+    @field_validator("database")
+    @classmethod
+    def _check_db(cls, v: str) -> str:
+        if not v or not all(c.isalnum() or c in "_-" for c in v):
+            raise ValueError("database name may hold letters, digits, '_' and '-' only")
+        return v
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.url).hostname or "127.0.0.1"
+
+    @property
+    def port(self) -> int:
+        return urlsplit(self.url).port or 8086
+
+
+class WebSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(PORTS["web"], ge=1, le=65535)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}/"
+
+
+class BusSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # Every topic the project owns starts with this root (tests use their own).
+    topic_root: str = "mimamori/v1"
+    partitions: int = Field(16, ge=1, le=1024)
+    # Readings per bus message the gateway packs into one batch envelope.
+    max_batch: int = Field(500, ge=1, le=10000)
+    # How long the gateway waits to fill a batch before publishing it.
+    batch_wait_ms: int = Field(50, ge=0, le=10000)
+    # Inputs larger than this are refused (dead letter, reason "oversized").
+    max_payload_bytes: int = Field(65536, ge=64)
+
+    @field_validator("topic_root")
+    @classmethod
+    def _check_root(cls, v: str) -> str:
+        v = v.strip("/")
+        if not v or any(c in v for c in "+#\0"):
+            raise ValueError("topic_root must be a plain topic without wildcards")
+        return v
+
+
+class IngestSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    batch_points: int = Field(5000, ge=1)
+    flush_ms: int = Field(200, ge=1)
+    gzip: bool = False
+    buffer_max_mb: int = Field(512, ge=1)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="MIMAMORI_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    state_dir: Path = Path(".mimamori")
+    registry_url: str | None = None
+    mqtt: MqttSettings = MqttSettings()
+    influx: InfluxSettings = InfluxSettings()
+    web: WebSettings = WebSettings()
+    bus: BusSettings = BusSettings()
+    ingest: IngestSettings = IngestSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = _config_path()
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    @property
+    def registry(self) -> str:
+        return self.registry_url or f"sqlite:///{self.state_dir.resolve() / 'registry.db'}"
+
+    def public_summary(self) -> dict[str, Any]:
+        """What other tools may see (no passwords)."""
+        return {
+            "mqtt_url": self.mqtt.url,
+            "influx_url": self.influx.url,
+            "influx_database": self.influx.database,
+            "web_url": self.web.url,
+            "topic_root": self.bus.topic_root,
+            "partitions": self.bus.partitions,
+            "state_dir": str(self.state_dir.resolve()),
+        }
+
+
+_explicit_config: Path | None = None
+
+
+def _config_path() -> Path | None:
+    if _explicit_config is not None:
+        return _explicit_config
+    env = os.environ.get("MIMAMORI_CONFIG")
+    if env:
+        return Path(env)
+    local = Path("mimamori.toml")
+    return local if local.exists() else None
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; the message is one plain line."""
+
+
+def load_settings(config_file: Path | str | None = None, **overrides: Any) -> Settings:
+    """Load and validate settings; raises :class:`ConfigError` with one line."""
+    global _explicit_config
+    from pydantic import ValidationError
+
+    previous = _explicit_config
+    if config_file is not None:
+        path = Path(config_file)
+        if not path.exists():
+            raise ConfigError(f"configuration file {path} does not exist")
+        _explicit_config = path
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"invalid configuration at {where}: {first['msg']}") from None
+    except Exception as exc:  # e.g. a TOML syntax error
+        raise ConfigError(f"cannot read configuration: {exc}") from None
+    finally:
+        _explicit_config = previous

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Set-up shared by `make demo` and `make test`: Debian packages for the real
+# servers, a virtualenv with the project installed. Idempotent and quiet when
+# everything is already there. Each failure prints one line: what failed and
+# the command to run.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+VENV=${VENV:-.venv}
+PYTHON=${PYTHON:-python3}
+say()  { printf '%s\n' "setup: $*"; }
+fail() { printf '%s\n' "setup: $*" >&2; exit 1; }
+
+# 1. Python >= 3.11
+"$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
+  || fail "Python 3.11 or newer is needed ($PYTHON is $("$PYTHON" -V 2>&1)); install it, or run: make PYTHON=python3.11 ..."
+
+# 2. Debian packages for the servers (and, later, the test browser)
+need_pkgs=()
+have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
+have mosquitto || need_pkgs+=(mosquitto mosquitto-clients)
+have influxd   || need_pkgs+=(influxdb influxdb-client)
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
+    fail "missing ${need_pkgs[*]}; run: sudo apt-get install -y ${need_pkgs[*]}"
+  fi
+  say "installing ${need_pkgs[*]} (apt-get)…"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/tmp/mimamori-apt.log 2>&1 \
+    || fail "apt-get update failed (no network to the Debian mirror?); see /tmp/mimamori-apt.log, then run: apt-get update && apt-get install -y ${need_pkgs[*]}"
+  apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >>/tmp/mimamori-apt.log 2>&1 \
+    || fail "apt-get install ${need_pkgs[*]} failed; see /tmp/mimamori-apt.log, then run: apt-get install -y ${need_pkgs[*]}"
+fi
+
+# 3. The virtualenv and the project (re-installed when its requirements change)
+stamp="$VENV/.mimamori-installed"
+if [ ! -x "$VENV/bin/python" ]; then
+  say "creating virtualenv $VENV…"
+  "$PYTHON" -m venv "$VENV" || fail "could not create $VENV; run: $PYTHON -m venv $VENV (Debian: apt-get install python3-venv)"
+fi
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt "$stamp" ]; then
+  say "installing Python packages into $VENV…"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -U pip >/tmp/mimamori-pip.log 2>&1
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[test]' \
+      >>/tmp/mimamori-pip.log 2>&1 \
+    || fail "pip could not install the project (no network to PyPI?); see /tmp/mimamori-pip.log, then run: $VENV/bin/pip install -c constraints.txt -e '.[test]'"
+  touch "$stamp"
+fi
+exit 0

@@ -1,0 +1,1 @@
+"""Simulated devices with labeled, injected anomalies (ground truth)."""

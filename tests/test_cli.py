@@ -1,0 +1,118 @@
+"""The command line as a user meets it (real subprocesses)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from mimamori.services import free_port
+
+BIN = str(Path(sys.executable).parent / "mimamori")
+
+
+def run(*args, env=None, timeout=60):
+    e = {**os.environ, **(env or {})}
+    return subprocess.run([BIN, *args], capture_output=True, text=True, env=e, timeout=timeout)
+
+
+def env_for(settings):
+    return {
+        "MIMAMORI_STATE_DIR": str(settings.state_dir),
+        "MIMAMORI_MQTT__URL": settings.mqtt.url,
+        "MIMAMORI_INFLUX__URL": settings.influx.url,
+        "MIMAMORI_INFLUX__DATABASE": settings.influx.database,
+        "MIMAMORI_WEB__PORT": str(settings.web.port),
+    }
+
+
+def test_help_everywhere():
+    for args in ([], ["services"], ["simulate"], ["run"], ["status"], ["gateway"], ["demo"]):
+        r = run(*args, "--help")
+        assert r.returncode == 0, r.stderr
+        assert "Usage" in r.stdout
+
+
+def test_status_json_reports_urls(services):
+    r = run("status", "--json", env=env_for(services))
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["mqtt_url"] == services.mqtt.url
+    assert doc["influx_url"] == services.influx.url
+    assert doc["web_url"].startswith("http://127.0.0.1:")
+    assert {s["name"]: s["ready"] for s in doc["services"]} == {"mosquitto": True,
+                                                                 "influxdb": True}
+    assert set(doc["stages"]) == {"gateway", "ingest", "analytics", "alerts", "web"}
+
+
+def test_unreachable_broker_is_one_clear_line(tmp_path):
+    port = free_port()
+    r = run("gateway", env={"MIMAMORI_STATE_DIR": str(tmp_path),
+                            "MIMAMORI_MQTT__URL": f"mqtt://127.0.0.1:{port}",
+                            "MIMAMORI_MQTT__MANAGED": "false"})
+    assert r.returncode == 1
+    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("mimamori:")]
+    assert len(lines) == 1 and "Traceback" not in r.stderr
+    assert f"127.0.0.1:{port}" in lines[0] and "unreachable" in lines[0]
+
+
+def test_unreachable_influxdb_is_one_clear_line(tmp_path):
+    port = free_port()
+    r = run("services", "up", env={"MIMAMORI_STATE_DIR": str(tmp_path),
+                                   "MIMAMORI_MQTT__MANAGED": "false",
+                                   "MIMAMORI_MQTT__URL": f"mqtt://127.0.0.1:{free_port()}",
+                                   "MIMAMORI_INFLUX__MANAGED": "false",
+                                   "MIMAMORI_INFLUX__URL": f"http://127.0.0.1:{port}"})
+    assert r.returncode == 1
+    assert "Traceback" not in r.stderr
+    assert r.stderr.count("\n") == 1 and "unreachable" in r.stderr
+
+
+def test_taken_port_is_one_clear_line(tmp_path):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        r = run("services", "up", env={"MIMAMORI_STATE_DIR": str(tmp_path),
+                                       "MIMAMORI_MQTT__URL": f"mqtt://127.0.0.1:{port}"})
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert f"port {port}" in r.stderr and "taken" in r.stderr
+
+
+def test_bad_configuration_is_one_clear_line(tmp_path):
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text('[mqtt]\nurl = "http://nope"\n')
+    r = run("--config", str(cfg), "status")
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert "mqtt.url" in r.stderr
+
+
+def test_run_starts_and_stops_cleanly_on_sigterm(settings):
+    import signal
+    import time
+
+    env = {**os.environ, **env_for(settings)}
+    p = subprocess.Popen([BIN, "run"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            st = json.loads(run("status", "--json", env=env_for(settings)).stdout)
+            if all(st["stages"].values()):
+                break
+            time.sleep(0.3)
+        assert all(st["stages"].values()), st
+        import httpx
+
+        page = httpx.get(f"http://127.0.0.1:{settings.web.port}/", timeout=10)
+        assert page.status_code == 200 and "見守り" in page.text
+        metrics = httpx.get(f"http://127.0.0.1:{settings.web.port}/metrics", timeout=10)
+        assert "mimamori_gateway_readings_total" in metrics.text
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.wait(30)
+    assert p.returncode == 0
+    st = json.loads(run("status", "--json", env=env_for(settings)).stdout)
+    assert not any(st["stages"].values())
