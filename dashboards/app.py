@@ -66,6 +66,30 @@ TEXT = {
 }
 
 
+# Routers that live beside the code they serve; one line each mounts them.
+# A module that does not exist yet is skipped.
+ROUTERS = [
+    "gateway.http_ingest:router",  # HTTP ingest for devices and network servers
+    "alerts.web:router",  # acknowledge links, LINE webhook, outbox
+    "dashboards.pages:router",  # pages for families, farmers, public works, admin
+    "dashboards.api:router",  # REST API
+]
+
+
+def _include_routers(app: FastAPI) -> None:
+    import importlib
+
+    for target in ROUTERS:
+        module, attr = target.split(":")
+        try:
+            router = getattr(importlib.import_module(module), attr)
+        except ModuleNotFoundError as exc:
+            if exc.name and module.startswith(exc.name):
+                continue
+            raise
+        app.include_router(router)
+
+
 def create_app(settings: Settings, platform: Any = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -90,6 +114,8 @@ def create_app(settings: Settings, platform: Any = None) -> FastAPI:
     @app.get("/metrics")
     def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    _include_routers(app)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

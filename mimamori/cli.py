@@ -20,9 +20,10 @@ app = typer.Typer(help="mimamori (見守り): IoT watch-over and telemetry for a
                   no_args_is_help=True, pretty_exceptions_enable=False)
 services_app = typer.Typer(help="Start, stop and check Mosquitto and InfluxDB.",
                            no_args_is_help=True)
-simulate_app = typer.Typer(help="Simulated devices.", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks (run on demand; they print JSON figures).",
+                        no_args_is_help=True)
 app.add_typer(services_app, name="services")
-app.add_typer(simulate_app, name="simulate")
+app.add_typer(bench_app, name="bench")
 
 _state: dict = {}
 
@@ -157,32 +158,6 @@ _stage_command("alerts", "Run the alerts stage alone (findings → alerts).")
 _stage_command("web", "Run the web UI and API alone.")
 
 
-# --- simulate ---------------------------------------------------------------
-@simulate_app.command("run")
-def simulate_run(
-    devices: Annotated[int, typer.Option(help="number of simulated paddy sensors")] = 5,
-    interval: Annotated[float, typer.Option(help="seconds between uplinks of each device")] = 5.0,
-    seed: Annotated[int, typer.Option()] = 1,
-    duration: Annotated[float, typer.Option(help="stop after this many seconds (0 = until Ctrl-C)")] = 0.0,
-) -> None:
-    """Simulate devices live against the running platform."""
-    import time
-
-    from simulators.live import LiveSimulator
-
-    sim = LiveSimulator(settings(), devices=devices, interval_s=interval, seed=seed).start()
-    typer.echo(f"simulating {devices} devices every {interval}s — Ctrl-C stops")
-    try:
-        end = time.monotonic() + duration if duration else None
-        while end is None or time.monotonic() < end:
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        sim.stop()
-        typer.echo(f"sent {sim.sent} readings")
-
-
 # --- demo -------------------------------------------------------------------
 @app.command("demo")
 def demo(
@@ -211,6 +186,45 @@ def demo(
         stopped = mgr.down(only=started)
         if stopped:
             typer.echo(f"stopped {', '.join(stopped)}")
+
+
+# --- subcommands that live beside the code they drive -------------------------
+# Each area owns its commands in its own module; one line here mounts them.
+# A module that does not exist yet is skipped.
+def _mount(parent: typer.Typer, name: str, target: str, *, group: bool = True) -> None:
+    import importlib
+
+    module, attr = target.split(":")
+    try:
+        obj = getattr(importlib.import_module(module), attr)
+    except ModuleNotFoundError as exc:
+        if exc.name and module.startswith(exc.name):
+            return
+        raise
+    except AttributeError:
+        return
+    if group:
+        parent.add_typer(obj, name=name)
+    else:
+        parent.command(name)(obj)
+
+
+_mount(app, "simulate", "simulators.cli:simulate_app")
+_mount(app, "codec", "device_profiles.cli:codec_app")
+_mount(app, "devices", "mimamori.registry_cli:devices_app")
+_mount(app, "people", "mimamori.registry_cli:people_app")
+_mount(app, "sites", "mimamori.registry_cli:sites_app")
+_mount(app, "lorawan", "gateway.cli:lorawan_app")
+_mount(app, "evaluate", "analytics.cli:evaluate_app")
+_mount(app, "users", "dashboards.cli:users_app")
+_mount(app, "grafana", "dashboards.cli:grafana_app")
+_mount(app, "screenshots", "dashboards.cli:screenshots", group=False)
+_mount(app, "outbox", "alerts.cli:outbox_app")
+_mount(bench_app, "codecs", "device_profiles.bench:bench_codecs", group=False)
+_mount(bench_app, "lorawan", "gateway.bench:bench_lorawan", group=False)
+_mount(bench_app, "ingest", "ingest.bench:bench_ingest", group=False)
+_mount(bench_app, "detectors", "analytics.bench:bench_detectors", group=False)
+_mount(bench_app, "alerts", "alerts.bench:bench_alerts", group=False)
 
 
 def main() -> None:
