@@ -156,7 +156,7 @@ def test_otaa_join_accept_via_pull_resp_then_confirmed_uplink_is_acked(lora, bus
 
 
 def test_gateway_online_offline_and_bad_datagrams_do_not_stop_it(lora, bus_factory):
-    s, registry, start = lora
+    s, _registry, start = lora
     topics = Topics(s.bus.topic_root)
     status = Collector(bus_factory(), topics.gateway_status(GW[2]))
     dead = Collector(bus_factory(), topics.deadletter_filter)

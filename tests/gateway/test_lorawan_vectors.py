@@ -159,6 +159,7 @@ def test_join_accept_decrypt_brocaar():
     assert ok
     assert list(ja.mic) == [67, 72, 91, 188]
     assert ja.dev_addr == "02031980"
+    assert list(ja.app_nonce[::-1]) == [87, 11, 199] and list(ja.net_id[::-1]) == [34, 17, 1]
     assert (ja.dl_settings, ja.rx_delay, ja.cf_list) == (0, 0, b"")
     # and built the other way round
     assert encode_join_accept(key, ja.app_nonce, ja.net_id, ja.dev_addr, rx_delay=0) \
