@@ -23,6 +23,7 @@ def env_for(settings):
         "MIMAMORI_INFLUX__URL": settings.influx.url,
         "MIMAMORI_INFLUX__DATABASE": settings.influx.database,
         "MIMAMORI_WEB__PORT": str(settings.web.port),
+        "MIMAMORI_LORAWAN__PORT": str(settings.lorawan.port),
     }
 
 
