@@ -26,7 +26,6 @@ from .lorawan.crypto import _b0
 from .lorawan.network import NetworkServer, Session, SessionTable
 from .uplink import UplinkDecoder
 
-
 DEFAULT_PROFILE = "wearable_v1"
 
 
