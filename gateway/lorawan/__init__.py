@@ -17,6 +17,7 @@ The encoder API for simulators::
 """
 
 from .crypto import Key, derive_session_keys
+from .device import EndDevice
 from .frames import (
     DataFrame,
     FrameError,
@@ -35,11 +36,9 @@ from .frames import (
     verify_join_request,
 )
 
-from .device import EndDevice  # noqa: E402  (after frames: it builds on them)
-
 __all__ = [
-    "DataFrame", "EndDevice", "FrameError", "JoinAccept", "JoinRequest", "Key", "MType", "decrypt_data",
-    "derive_session_keys", "encode_data", "encode_join_accept", "encode_join_request",
+    "DataFrame", "EndDevice", "FrameError", "JoinAccept", "JoinRequest", "Key", "MType",
+    "decrypt_data", "derive_session_keys", "encode_data", "encode_join_accept", "encode_join_request",
     "encode_uplink", "full_fcnt", "parse_join_accept", "parse_phy", "verify_data_mic",
     "verify_join_request",
 ]
