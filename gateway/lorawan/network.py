@@ -9,9 +9,10 @@ still rejected.
 
 Frame counters: the 16 bits on the air are extended to 32 bits. A frame whose
 counter is not above the last accepted one is a **replay** (told apart from
-a forgery by checking the MIC with the counter it claims); a jump larger than
-MAX_FCNT_GAP is refused; a 16-bit roll-over is accepted when the MIC
-proves it.
+a forgery by checking the MIC with the counter it claims) — except the last
+confirmed frame sent again, which is ACKed again without a second reading; a
+jump larger than MAX_FCNT_GAP is refused; a 16-bit roll-over is accepted when
+the MIC proves it.
 """
 
 from __future__ import annotations
@@ -75,6 +76,11 @@ class Changes:
 
     def __bool__(self) -> bool:
         return bool(self.counters or self.nonces or self.joins)
+
+    def merge(self, later: Changes) -> None:
+        self.counters.update(later.counters)
+        self.nonces += later.nonces
+        self.joins += later.joins
 
 
 class SessionTable:
@@ -201,12 +207,21 @@ class NetworkServer:
                 return s, c, ("fcnt_gap" if c - last > self.max_fcnt_gap else "")
             old = c - 0x10000  # the same 16 bits, already passed: a replayed frame?
             if old >= 0 and mic_ok(data_mic(s.nwk_s_key, signed, 0, addr, old), mic):
+                if old == last and frame.confirmed:
+                    # the device did not hear our ACK and sent the frame again
+                    return s, old, "retransmission"
                 replayed, reason = s, "replay"
         return replayed, 0, reason
 
     def _uplink(self, frame: DataFrame, phy: bytes, rx: list[RxInfo],
                 received_ns: int) -> Outcome:
         s, fcnt, reason = self.check(frame)
+        if reason == "retransmission" and s is not None:
+            # ACK it again; the reading was already taken the first time
+            out = Outcome(device_id=s.device_id, event="retransmission",
+                          meta={**rx_meta(rx), "fcnt": fcnt})
+            out.downlink = self._ack(s, rx)
+            return out
         if reason:
             details = {
                 "unknown_devaddr": f"no device has DevAddr {frame.dev_addr}",
@@ -226,10 +241,7 @@ class NetworkServer:
                      "confirmed": frame.confirmed})
         out = Outcome(device_id=s.device_id, meta=meta)
         if frame.confirmed:
-            ack = encode_data(MType.UNCONFIRMED_DOWN, s.dev_addr, s.fcnt_down, b"", s.nwk_s_key,
-                              fport=None, ack=True)
-            s.fcnt_down += 1
-            out.downlink = Downlink(ack, best_rx(rx), self.rx1_delay_s * 1_000_000, "ack")
+            out.downlink = self._ack(s, rx)
         if frame.fport is None or frame.fport == 0:
             out.event = "mac_only"  # MAC commands only: nothing to read
             return out
@@ -245,6 +257,13 @@ class NetworkServer:
         else:
             out.reading, out.event = result, "uplink"
         return out
+
+    def _ack(self, s: Session, rx: list[RxInfo]) -> Downlink:
+        ack = encode_data(MType.UNCONFIRMED_DOWN, s.dev_addr, s.fcnt_down, b"", s.nwk_s_key,
+                          fport=None, ack=True)
+        s.fcnt_down += 1
+        self.table.touched(s)
+        return Downlink(ack, best_rx(rx), self.rx1_delay_s * 1_000_000, "ack")
 
     # -- joins ---------------------------------------------------------------------
     def _join(self, req: JoinRequest, phy: bytes, rx: list[RxInfo], received_ns: int) -> Outcome:

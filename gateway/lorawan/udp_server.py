@@ -36,7 +36,7 @@ from ..status_book import StatusBook
 from ..uplink import STAGE, UplinkDecoder
 from . import semtech
 from .dedup import Deduplicator
-from .network import NetworkServer, Outcome
+from .network import Changes, NetworkServer, Outcome
 from .semtech import Kind, ProtocolError, RxInfo
 from .store import LorawanStore
 
@@ -85,6 +85,7 @@ class LorawanGateway:
         self.gateways: dict[str, GatewayState] = {}
         self._lock = threading.Lock()
         self._dead_in: list[DeadLetter] = []  # rejected datagrams, from the receive thread
+        self._unpersisted = Changes()
         self._status_out: list[tuple[str, bytes]] = []
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -233,8 +234,8 @@ class LorawanGateway:
                 backoff = min(backoff * 2, 10.0)
 
     def _maybe_reload(self) -> None:
-        if time.monotonic() - self._version_checked < 1.0:
-            return
+        if self._unpersisted or time.monotonic() - self._version_checked < 1.0:
+            return  # never drop counters the database has not got yet
         self._version_checked = time.monotonic()
         v = self.registry.version()
         if v != self._version:
@@ -249,6 +250,12 @@ class LorawanGateway:
     def _work_once(self, flush: bool = False) -> None:
         if self._pending is None:  # nothing left over from a failed publish
             self._prepare(flush)
+        if self._unpersisted:
+            # Counters and DevNonces before anything is published: a crash
+            # loses at most this batch's readings, never lets a replay through.
+            # If the database fails, the batch waits and is retried.
+            self.store.persist(self._unpersisted)
+            self._unpersisted = Changes()
         if self._pending:
             self._publish(self._pending)
         for d in self._pending_dead or []:
@@ -280,6 +287,9 @@ class LorawanGateway:
                 dead.append(DeadLetter(STAGE, "internal_error", repr(exc), phy, "lorawan/udp"))
                 continue
             FRAMES.labels(out.dead.reason if out.dead else out.event).inc()
+            if out.event == "retransmission":
+                log.info("%s repeated confirmed frame %s; ACK sent again", out.device_id,
+                         out.meta.get("fcnt"))
             if out.dead is not None:
                 dead.append(out.dead)
             if out.reading is not None:
@@ -287,9 +297,7 @@ class LorawanGateway:
                 device_status[out.device_id] = self.status.device(out.reading, first_ns)
             if out.downlink is not None:
                 downlinks.append((out, first_ns))
-        # Counters and DevNonces first: a crash after this loses at most the
-        # readings of this batch, never lets a replay through.
-        self.store.persist(self.server.table.take_changes())
+        self._unpersisted.merge(self.server.table.take_changes())
         msgs: list[tuple[str, bytes, bool]] = []
         n, size = self.settings.bus.partitions, self.settings.bus.max_batch
         by_part: dict[int, list[Reading]] = defaultdict(list)
