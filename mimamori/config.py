@@ -166,6 +166,8 @@ class GatewaySettings(BaseModel):
     # HTTP ingest: integration name → bearer token (per-device tokens live
     # in the device's secrets as ``http_token``).
     http_tokens: dict[str, str] = Field(default_factory=dict)
+    # A device's retained status is republished at most this often.
+    status_min_interval_s: float = Field(5.0, ge=0)
 
 
 class Settings(BaseSettings):

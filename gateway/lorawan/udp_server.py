@@ -80,7 +80,7 @@ class LorawanGateway:
         self._version = self.registry.version()
         self._version_checked = time.monotonic()
         self.bus = Bus(settings.mqtt, client_id, persistent=False)
-        self.status = StatusBook(self.topics)
+        self.status = StatusBook(self.topics, settings.gateway.status_min_interval_s)
         self.dedup = Deduplicator(self.cfg.dedup_ms * 1_000_000)
         self.gateways: dict[str, GatewayState] = {}
         self._lock = threading.Lock()
@@ -278,7 +278,7 @@ class LorawanGateway:
             self._maybe_reload()
         readings: list[Reading] = []
         downlinks: list[tuple[Outcome, int]] = []
-        device_status: dict[str, tuple[str, bytes]] = {}
+        latest: dict[str, tuple[Reading, int]] = {}
         for phy, rx, first_ns in due:
             try:
                 out = self.server.handle(phy, rx, first_ns)
@@ -294,10 +294,12 @@ class LorawanGateway:
                 dead.append(out.dead)
             if out.reading is not None:
                 readings.append(out.reading)
-                device_status[out.device_id] = self.status.device(out.reading, first_ns)
+                latest[out.device_id] = (out.reading, first_ns)
             if out.downlink is not None:
                 downlinks.append((out, first_ns))
         self._unpersisted.merge(self.server.table.take_changes())
+        device_status = {d: self.status.device(r, heard) for d, (r, heard) in latest.items()
+                         if self.status.due(r, now)}
         msgs: list[tuple[str, bytes, bool]] = []
         n, size = self.settings.bus.partitions, self.settings.bus.max_batch
         by_part: dict[int, list[Reading]] = defaultdict(list)
