@@ -166,14 +166,12 @@ def test_otaa_join_accept_via_pull_resp_then_confirmed_uplink_is_acked(lora, bus
 
 
 def test_end_device_joins_and_sends_through_a_forwarder(lora, bus_factory):
-    from gateway.lorawan import EndDevice
+    from gateway.lorawan.provision import provision_otaa
 
     s, registry, start = lora
-    registry.add_device("paddy-otaa-2", "paddy_json_v1", "field-02", dev_eui="70b3d57ed0000002")
-    registry.set_device_secrets("paddy-otaa-2", {"app_key": APPKEY})
+    dev = provision_otaa(registry, "paddy-otaa-2", "paddy_json_v1", "field-02")
     readings = Collector(bus_factory(), Topics(s.bus.topic_root).readings_filter)
     gw = start()
-    dev = EndDevice.otaa("70b3d57ed0000002", "70b3d57ed00000ff", APPKEY)
     with PacketForwarder(gw.address, GW[0]) as fwd:
         assert fwd.pull() and dev.join_via(fwd, timeout=15)
         for level in (30, 31):
