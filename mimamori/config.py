@@ -156,6 +156,7 @@ class LorawanSettings(BaseModel):
     gateway_offline_s: float = Field(60.0, gt=0)  # no keepalive for this long → offline
     rx1_delay_s: int = Field(1, ge=1, le=15)
     tx_power_dbm: int = Field(13, ge=0, le=30)
+    udp_receive_buffer: int = Field(4 * 1024 * 1024, ge=65536)  # bytes (SO_RCVBUF)
 
 
 class GatewaySettings(BaseModel):

@@ -93,6 +93,7 @@ class LorawanGateway:
         self.published = 0
         self.rejected = 0
         self.downlinks_sent = 0
+        self.datagrams = 0
 
     # -- lifecycle ----------------------------------------------------------
     @property
@@ -103,6 +104,9 @@ class LorawanGateway:
     def start(self) -> LorawanGateway:
         self.bus.connect()
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        # A larger receive buffer rides out bursts while the other threads
+        # hold the GIL (the kernel caps it at net.core.rmem_max).
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.cfg.udp_receive_buffer)
         try:
             sock.bind((self.cfg.host, self.cfg.port))
         except OSError as exc:
@@ -145,6 +149,7 @@ class LorawanGateway:
                 if self._stop.is_set():
                     return
                 continue
+            self.datagrams += 1
             try:
                 self.on_datagram(data, addr, now_ns())
             except Exception as exc:  # bad input must never stop the listener
