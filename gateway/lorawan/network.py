@@ -105,6 +105,15 @@ class SessionTable:
     def touched(self, s: Session) -> None:
         self._changes.counters[s.device_id] = s
 
+    def nonce_used(self, d: OtaaDevice, join_eui: str, nonce: int) -> None:
+        d.used_nonces.add(nonce)
+        self._changes.nonces.append((d.device_id, join_eui, nonce))
+
+    def joined(self, s: Session) -> None:
+        self.put(s)
+        self._changes.joins.append(s)
+        self._changes.counters[s.device_id] = s
+
     def take_changes(self) -> Changes:
         c, self._changes = self._changes, Changes()
         return c
@@ -282,17 +291,12 @@ class NetworkServer:
             return self._dead("devnonce_reused",
                               f"{dev.device_id} reused DevNonce {req.dev_nonce}", phy, rx,
                               received_ns, dev.device_id)
-        dev.used_nonces.add(req.dev_nonce)
-        changes = self.table._changes
-        changes.nonces.append((dev.device_id, req.join_eui, req.dev_nonce))
+        self.table.nonce_used(dev, req.join_eui, req.dev_nonce)
         app_nonce = self.random_bytes(3)
         dev_addr = self._new_dev_addr(dev.device_id)
         nwk, app = derive_session_keys(dev.app_key, app_nonce, self.net_id,
                                        req.dev_nonce.to_bytes(2, "little"))
-        s = Session(dev.device_id, dev_addr, Key(nwk), Key(app))
-        self.table.put(s)
-        changes.joins.append(s)
-        changes.counters[s.device_id] = s
+        self.table.joined(Session(dev.device_id, dev_addr, Key(nwk), Key(app)))
         accept = encode_join_accept(dev.app_key, app_nonce, self.net_id, dev_addr,
                                     rx_delay=self.rx1_delay_s)
         meta = rx_meta(rx)

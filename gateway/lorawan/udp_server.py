@@ -86,6 +86,11 @@ class LorawanGateway:
         self._lock = threading.Lock()
         self._dead_in: list[DeadLetter] = []  # rejected datagrams, from the receive thread
         self._unpersisted = Changes()
+        # one batch's output, kept until the broker took it (then cleared)
+        self._pending: list[tuple[str, bytes, bool]] | None = None
+        self._pending_downlinks: list[tuple[Outcome, int]] | None = None
+        self._pending_dead: list[DeadLetter] | None = None
+        self._pending_readings = 0
         self._status_out: list[tuple[str, bytes]] = []
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -246,11 +251,6 @@ class LorawanGateway:
         if v != self._version:
             self._version = v
             self.server.table = self.store.load()
-
-    _pending: list[tuple[str, bytes, bool]] | None = None
-    _pending_downlinks: list[tuple[Outcome, int]] | None = None
-    _pending_dead: list[DeadLetter] | None = None
-    _pending_readings: int = 0
 
     def _work_once(self, flush: bool = False) -> None:
         if self._pending is None:  # nothing left over from a failed publish
