@@ -144,6 +144,15 @@ class Profile(BaseModel):
             return DecodeResult(errors=[f"codec {self.codec.kind} failed: {exc!r}"])
         return result
 
+    def encode(self, fields: dict[str, Any], fport: int | None = None, **kw: Any) -> bytes:
+        """Fields → payload, for codecs that can (binary, json): what a
+        device would send. Simulators use it. Raises ValueError (or
+        NotImplementedError for codecs that only decode)."""
+        enc = getattr(self._codec, "encode", None)  # type: ignore[attr-defined]
+        if enc is None or self._derive:  # type: ignore[attr-defined]
+            raise NotImplementedError(f"profile {self.id} ({self.codec.kind}) only decodes")
+        return enc(fields, fport, **kw)
+
     def _apply_derive(self, result: DecodeResult, params: dict[str, Any]) -> None:
         for d in self._derive:  # type: ignore[attr-defined]
             d.apply(result, params)
