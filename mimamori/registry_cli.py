@@ -10,6 +10,7 @@ encrypted and never printed, logged or exported.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import sys
 from pathlib import Path
@@ -20,8 +21,13 @@ import typer
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 
 from .registry import RELATIONS, Registry, RegistryError
-from .watch_settings import PERSON_KINDS, SITE_KINDS, SettingsError, effective_settings, \
-    validate_settings
+from .watch_settings import (
+    PERSON_KINDS,
+    SITE_KINDS,
+    SettingsError,
+    effective_settings,
+    validate_settings,
+)
 
 devices_app = typer.Typer(help="Devices: profile, identities, keys, owner, site, params.",
                           no_args_is_help=True)
@@ -244,6 +250,7 @@ def _secret_names(reg: Registry, device_id: str) -> list[str] | str:
         return "present, but cannot be decrypted with this MIMAMORI_SECRET_KEY / secret.key"
 
 
+@functools.lru_cache(maxsize=1)
 def _load_profiles() -> dict:
     from device_profiles import load_profiles
 
@@ -412,11 +419,8 @@ def _parse_device(raw: dict[str, str]) -> DeviceRow:
         if not vals.get(k):
             vals[k] = None
     row = DeviceRow(**vals)
-    _check_device(row, PROFILES_CACHE.setdefault("p", _load_profiles()))
+    _check_device(row, _load_profiles())
     return row
-
-
-PROFILES_CACHE: dict[str, dict] = {}
 
 
 @devices_app.command("import")
@@ -509,8 +513,6 @@ def people_show(person_id: str, json_out: Annotated[bool, typer.Option("--json")
     if p is None:
         _fail(f"person {person_id} is not registered")
     doc = _person_doc(p)
-    doc["relations"] = [r.__dict__ if hasattr(r, "__dict__") else _rel(r)
-                        for r in reg.relations(person_id=person_id)]
     doc["watched_by"] = [_rel(r) for r in reg.relations(subject_id=person_id)
                          if r.subject_kind == "person"]
     doc["devices"] = [d.device_id for d in reg.devices() if d.person_id == person_id]

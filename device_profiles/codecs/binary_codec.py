@@ -302,7 +302,7 @@ def encode_layout(layout: Layout, endian: str, fields: dict[str, Any],
         if f.bit is not None or f.bits is not None:
             lo, hi = (f.bit, f.bit) if f.bit is not None else f.bits  # type: ignore[misc]
             width = hi - lo + 1
-            r = int(raw) if not isinstance(raw, bool) else int(raw)
+            r = int(raw)
             if r < 0 or r >= (1 << width):
                 raise ValueError(f"field {f.name!r}: {raw} does not fit bits {lo}..{hi}")
             prev = int(raws.get(key, 0))

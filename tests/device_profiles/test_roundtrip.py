@@ -38,7 +38,7 @@ def layout_fields(draw, pid, port):
             lo = max(lo, math.ceil((spec.min - f.offset) / f.scale - 1e-9))
         if spec.max is not None:
             hi = min(hi, math.floor((spec.max - f.offset) / f.scale + 1e-9))
-        raw = draw(st.integers(lo, hi).filter(lambda r: r != f.none))
+        raw = draw(st.integers(lo, hi).filter(lambda r, none=f.none: r != none))
         value = raw * f.scale + f.offset
         if f.scale != 1.0 or f.offset != 0.0:
             value = round(value, _decimals(f.scale, f.offset))

@@ -6,8 +6,14 @@ from datetime import date
 import pytest
 
 from mimamori.registry import Registry, RegistryError
-from mimamori.watch_settings import (ChildSettings, FieldSettings, SchoolCalendar,
-                                     SettingsError, effective_settings, validate_settings)
+from mimamori.watch_settings import (
+    ChildSettings,
+    FieldSettings,
+    SchoolCalendar,
+    SettingsError,
+    effective_settings,
+    validate_settings,
+)
 
 
 @pytest.mark.parametrize(("day", "stage"), [
