@@ -30,3 +30,15 @@ def test_short_frame_and_bad_json_field_are_named():
     d = _decode("wear-01", b'{"hr": "fast"}')
     assert d.detail == "device wear-01 (profile wearable_json_v1): field 'heart_rate_bpm': " \
                        "'fast' is not float"
+
+
+def test_installation_params_come_from_the_registry_device():
+    devices = {"us-1": Device("us-1", "ultrasonic_paddy_v1", "field-07",
+                              params={"mount_height_cm": 130}),
+               "us-2": Device("us-2", "ultrasonic_paddy_v1", "field-07")}
+    dec = UplinkDecoder(PROFILES, devices.get)
+    r = dec.decode("us-1", bytes.fromhex("04b0 00fa 0e10"), received_ns=10**18, fport=2)
+    assert r.fields == {"water_level_cm": 10.0, "battery_pct": 100.0}
+    d = dec.decode("us-2", bytes.fromhex("04b0 00fa 0e10"), received_ns=10**18, fport=2)
+    assert "device us-2 (profile ultrasonic_paddy_v1): water_level_cm: device parameter " \
+           "'mount_height_cm' is not set" in d.detail
