@@ -124,7 +124,17 @@ class Profile(BaseModel):
 
     @property
     def event_fports(self) -> set[int]:
+        """FPorts whose uplinks are event-driven (not part of the schedule
+        that silence detection counts on).
+
+        >>> sorted(load_profiles()["wearable_v1"].event_fports)
+        [2, 3]
+        """
         return {u.fport for u in self.uplinks.values() if u.event and u.fport is not None}
+
+    def uplink(self, fport: int | None) -> UplinkSpec | None:
+        """The declared uplink kind on this FPort, if any."""
+        return next((u for u in self.uplinks.values() if u.fport == fport), None)
 
     def decode(self, payload: bytes, fport: int | None = None,
                params: dict[str, Any] | None = None) -> DecodeResult:

@@ -91,3 +91,14 @@ def test_every_own_lpwa_frame_fits_eleven_bytes():
         for port, layout in PROFILES[pid]._codec.settings.layouts.items():
             end = max(f.at + TYPES[f.type][1] for f in layout.fields)
             assert (layout.length or end) <= 11, (pid, port)
+
+
+@settings(max_examples=100, deadline=None)
+@given(lat=st.integers(-900000, 900000), lon=st.integers(-1800000, 1800000),
+       sos=st.booleans(), battery=st.integers(0, 100))
+def test_lpp_round_trip(lat, lon, sos, battery):
+    p = PROFILES["gps_tracker_lpp_v1"]
+    fields = {"lat": lat / 10000, "lon": lon / 10000, "sos": sos, "battery_pct": float(battery)}
+    r = p.decode(p.encode(fields))
+    assert r.errors == [] and r.fields == pytest.approx(fields)
+    assert len(p.encode({"lat": 34.4808, "lon": 136.6326})) == 11  # one GPS item = DR2 payload
