@@ -188,11 +188,17 @@ def demo(
     from .services import ServiceManager
 
     s = settings()
+    if "auth" not in s.mqtt.model_fields_set:  # the demo runs with per-user MQTT access
+        s = _state["settings"] = s.model_copy(update={"mqtt": s.mqtt.model_copy(
+            update={"auth": True})})
     mgr = ServiceManager(s)
     started = mgr.up()
     try:
         def with_sim(platform) -> None:
-            platform.extras["simulator"] = LiveSimulator(s, devices=devices,
+            from .mqtt_auth import with_stage_credentials
+
+            sim_settings = with_stage_credentials(s, "admin")  # the fleet stands in for devices
+            platform.extras["simulator"] = LiveSimulator(sim_settings, devices=devices,
                                                          interval_s=interval).start()
             typer.echo("")
             typer.echo(f"  mimamori is running.  Web UI: {s.web.url}")

@@ -42,6 +42,9 @@ class MqttSettings(BaseModel):
     managed: bool = Field(True, description="start our own Mosquitto for this URL")
     username: str | None = None
     password: str | None = None
+    # Anonymous access off; per-device and per-stage users and ACLs generated
+    # from the registry (mimamori/mqtt_auth.py). Off by default (tests, laptops).
+    auth: bool = False
     keepalive_s: int = Field(30, ge=5, le=3600)
     # How many QoS 1 messages one consumer may hold unacknowledged (MQTT 5
     # Receive Maximum). The broker holds the rest: that is the backpressure.
