@@ -120,7 +120,7 @@ def simulate_bench(
     for i, g in enumerate(sc.groups):
         n = devices * g.count // total if i < len(sc.groups) - 1 else left
         left -= n
-        groups.append(g.model_copy(update={"count": n}).model_dump())
+        groups.append(g.model_copy(update={"count": n}).model_dump(mode="json"))
     sc = sc.model_validate({**sc.model_dump(), "groups": groups})
     folder = out or Path(tempfile.mkdtemp(prefix="mimamori-bench-"))
     try:
@@ -133,3 +133,21 @@ def simulate_bench(
                              "families": {g["family"]: g["count"] for g in groups},
                              "readings_mb": round(size / 1e6, 1), **stats.to_dict(),
                              "goal_s": 120, "met": stats.seconds < 120}).decode())
+
+
+@simulate_app.command("plot")
+def simulate_plot(
+    scenario: Annotated[str, typer.Argument(help="scenario (default: one device per family "
+                                                 "for a week)")] = "plot_week",
+    out: Annotated[Path, typer.Option(help="folder for the PNG files")] = Path("out/plots"),
+    seed: Annotated[int | None, typer.Option(help="override the scenario's seed")] = None,
+) -> None:
+    """PNG charts of a week of one device per family, injected anomalies shaded."""
+    from .plot import plot_week
+
+    sc = _load(scenario, seed=seed)
+    if len(sc.device_specs()) > 20:
+        _fail(f"{scenario} has {len(sc.device_specs())} devices; plot draws one PNG per device "
+              "— use a scenario with a few")
+    for p in plot_week(sc, out):
+        typer.echo(str(p))

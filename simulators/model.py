@@ -81,6 +81,7 @@ class DeviceModel:
         self.injections: list[Injection] = []
         self._pending: list[Injection] = []
         self._active: list[Injection] = []
+        self.act: dict[str, Injection] = {}  # active injections by kind, for sample()
         self._extra: list[tuple[int, int, str]] = []  # (ts, seq, why) immediate uplinks
         self._seq = 0
         self.truth: list[tuple[int, dict[str, Any]]] | None = [] if record_truth else None
@@ -149,18 +150,22 @@ class DeviceModel:
         heapq.heappush(self._extra, (ts_ns, self._seq, why))
 
     def active(self, kind: str) -> Injection | None:
-        for inj in self._active:
-            if inj.kind == kind:
-                return inj
-        return None
+        return self.act.get(kind)
 
     def _update_active(self, ts_ns: int) -> None:
-        if self._active:
+        changed = False
+        if self._active and any(i.end_ns <= ts_ns for i in self._active):
             self._active = [i for i in self._active if i.end_ns > ts_ns]
+            changed = True
         while self._pending and self._pending[0].start_ns <= ts_ns:
             inj = heapq.heappop(self._pending)
             if inj.end_ns > ts_ns:
                 self._active.append(inj)
+                changed = True
+        if changed:
+            self.act = {}
+            for i in self._active:  # the earliest of a kind wins
+                self.act.setdefault(i.kind, i)
 
     def die(self, ts_ns: int) -> None:
         """The battery is empty: silent from now to the end (labelled)."""
@@ -212,7 +217,7 @@ class DeviceModel:
             self.last_ns = ts
             if why is None:
                 self.next_ns = ts + int(self.cadence_s() * NS)
-            if fields is None or self.dead or self.active("silent"):
+            if fields is None or self.dead or "silent" in self.act:
                 continue
             out.append((ts, fields))
 

@@ -37,12 +37,21 @@ def format_rows(model: DeviceModel, rows: Iterable[tuple[int, Fields]]) -> bytes
     field names are plain ASCII, values JSON scalars: nothing needs quoting)."""
     tail = f",{model.device_id},{model.profile},{model.family.value},{model.site},".encode()
     dumps = orjson.dumps
+    names = _NAMES
     parts: list[bytes] = []
     for ts, fields in rows:
         prefix = str(ts).encode() + tail
-        for name, value in fields.items():
-            parts.append(prefix + name.encode() + b"," + dumps(value) + b"\n")
+        parts += [prefix + (names.get(n) or _name(n)) + dumps(v) + b"\n"
+                  for n, v in fields.items()]
     return b"".join(parts)
+
+
+_NAMES: dict[str, bytes] = {}
+
+
+def _name(n: str) -> bytes:
+    _NAMES[n] = (n + ",").encode()
+    return _NAMES[n]
 
 
 @dataclass

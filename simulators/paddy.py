@@ -163,7 +163,7 @@ class PaddyModel(DeviceModel):
         day = day_index(ts_ns)
         st = self.stage(day)
         h = local_hour(ts_ns)
-        no_water = self.active("water_low") is not None
+        no_water = self.act.get("water_low") is not None
         # the farmer's checks
         for i, ch in enumerate(self.check_h):
             if h >= ch and (day, i) not in self._checks_done:
@@ -172,7 +172,7 @@ class PaddyModel(DeviceModel):
                     self.inlet = True
         if not st.irrigate or no_water or self.level_mm >= st.target_cm * 10:
             self.inlet = False
-        left_open = self.active("inlet_left_open")
+        left_open = self.act.get("inlet_left_open")
         inflow = self.inflow_mm_h if (self.inlet or left_open) else 0.0
         # the water balance over dt
         hours = dt_s / H
@@ -182,7 +182,7 @@ class PaddyModel(DeviceModel):
             loss += self.perc_mm_day * dt_s / DAY_S
         else:  # below the soil surface the water table falls more slowly
             loss += 0.3 * self.perc_mm_day * dt_s / DAY_S
-        drop = self.active("sudden_drop")
+        drop = self.act.get("sudden_drop")
         if drop is not None and self.level_mm > -20:
             loss += drop.params["rate_mm_h"] * hours
         self.level_mm += self.weather.rain_mm(t_prev, ts_ns) + inflow * hours - loss
@@ -202,10 +202,10 @@ class PaddyModel(DeviceModel):
         # what the sensor reports
         noise = 0.2 * (3.0 if self.battery < 10 else 1.0)
         reported = max(self.level_mm, -50.0) / 10 + r.gauss(0, noise)
-        drift = self.active("sensor_drift")
+        drift = self.act.get("sensor_drift")
         if drift is not None:
             reported += drift.params["cm_per_day"] * (ts_ns - drift.start_ns) / NS / DAY_S
-        if self.active("sensor_stuck"):
+        if self.act.get("sensor_stuck"):
             if self._stuck_value is None:
                 self._stuck_value = reported
             reported = self._stuck_value
@@ -225,7 +225,7 @@ class PaddyModel(DeviceModel):
             self.add_label(EventKind.WATER_HIGH, ts_ns, left_open.end_ns, Severity.WARNING)
         if left_open is None:
             self._high_open = False
-        if self.active("water_low") is not None and st.irrigate and level_cm < st.low_cm:
+        if self.act.get("water_low") is not None and st.irrigate and level_cm < st.low_cm:
             if self._low_since is None:
                 self._low_since = ts_ns
         elif self._low_since is not None and (level_cm >= st.low_cm or not st.irrigate):

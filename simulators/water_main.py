@@ -103,7 +103,7 @@ class WaterMain(DeviceModel):
     def on_inject(self, inj: Injection) -> None:
         r = self.plan_rng
         if inj.kind == "burst":
-            inj.params.setdefault("flow_m3h", r.uniform(0.3, 1.0) * self.mean_use_m3h)
+            inj.params.setdefault("flow_m3h", r.uniform(0.5, 1.5) * self.mean_use_m3h)
             inj.params.setdefault("local_drop_mpa", r.uniform(0.03, 0.08))
         elif inj.kind == "leak":
             inj.params.setdefault("peak_m3h", r.uniform(0.1, 0.3) * self.mean_use_m3h)
@@ -137,18 +137,18 @@ class WaterMain(DeviceModel):
         use = max(use, 0.0)
         extra = 0.0
         local_drop = 0.0
-        burst = self.active("burst")
+        burst = self.act.get("burst")
         if burst is not None:
             extra += burst.params["flow_m3h"]
             local_drop += burst.params["local_drop_mpa"]
-        leak = self.active("leak")
+        leak = self.act.get("leak")
         leak_flow = 0.0
         if leak is not None:
             age = (ts_ns - leak.start_ns) / NS
             leak_flow = leak.params["peak_m3h"] * min(1.0, age / leak.params["grow_s"])
             extra += leak_flow
         static = self.static_mpa
-        prv = self.active("pressure_high")
+        prv = self.act.get("pressure_high")
         if prv is not None:
             static += prv.params["extra_mpa"]
         # pressure from a head-loss model; background leakage follows pressure^1.5
@@ -157,24 +157,23 @@ class WaterMain(DeviceModel):
         bg = self.bg_leak_m3h * (max(p, 0.01) / self.static_mpa) ** 1.5
         q = use + bg + extra
         p = static - self.hw_r * q ** 1.852 - local_drop
-        tr = self.active("pressure_transient")
+        tr = self.act.get("pressure_transient")
         if tr is not None and event == "transient":
             p += tr.params["surge_mpa"]
         if not self.drain(ts_ns, dt_s, 0.02):
             return None
         reported_p = p + r.gauss(0, 0.003)
-        drift = self.active("sensor_drift")
+        drift = self.act.get("sensor_drift")
         if drift is not None:
             reported_p += drift.params["mpa_per_day"] * (ts_ns - drift.start_ns) / NS / DAY_S
-        if self.active("sensor_stuck"):
+        if self.act.get("sensor_stuck"):
             if self._stuck is None:
                 self._stuck = reported_p
             reported_p = self._stuck
         else:
             self._stuck = None
         near = (burst.params["flow_m3h"] if burst else 0.0) + leak_flow
-        acoustic = self.acoustic_base + r.gauss(0, 1.5) + (
-            6.0 + 4.0 * math.log1p(near) if near > 0 else 0.0)
+        acoustic = self.acoustic_base + r.gauss(0, 1.5) + 10.0 * math.log10(1 + near / 0.5)
         if self.truth is not None:
             self.truth.append((ts_ns, {"use_m3h": use, "bg_leak_m3h": bg, "extra_m3h": extra,
                                        "pressure_mpa": p}))

@@ -110,7 +110,7 @@ class Wearable(DeviceModel):
         self.indoor_rate = max(0.0, (self.steps_target - walk_steps) / max(awake_min, 60))
         self.toilets = [self.bed_s + r.uniform(2, 6) * H for _ in range(r.choice((0, 1, 1, 2)))]
         self.charge_window = None
-        if self.battery < 30 and not self.active("battery_dead"):
+        if self.battery < 30 and not self.act.get("battery_dead"):
             cs = base + r.gauss(10.0, 0.5) * H
             self.charge_window = (cs, cs + 1.5 * H)
 
@@ -157,13 +157,13 @@ class Wearable(DeviceModel):
         if day != self._day:
             self._plan_day(day)
         asleep = self._asleep(ls)
-        fall = self.active("fall")
+        fall = self.act.get("fall")
         lying = fall is not None
-        inactive = lying or self.active("inactivity") is not None
-        wander = self.active("wandering")
-        not_worn = self.active("not_worn") is not None
+        inactive = lying or self.act.get("inactivity") is not None
+        wander = self.act.get("wandering")
+        not_worn = self.act.get("not_worn") is not None
         dropped = False
-        ff = self.active("false_fall")
+        ff = self.act.get("false_fall")
         if ff is not None and ff.params.get("drop"):
             dropped = True
         charging = bool(self.charge_window and self.charge_window[0] <= ls < self.charge_window[1])
@@ -197,14 +197,21 @@ class Wearable(DeviceModel):
             else:
                 steps_per_min = self.indoor_rate * r.gammavariate(2.0, 0.5)
         self._outdoors = outdoors
-        steps = int(steps_per_min * minutes * r.uniform(0.85, 1.15)) if worn else 0
+        if outdoors and self.walk and wander is None:  # the walk began within this window
+            walk_min = min(minutes, max(0.0, ls - self.walk[0]) / 60)
+            total = steps_per_min * walk_min + self.indoor_rate * (minutes - walk_min)
+        elif wander is not None:
+            total = steps_per_min * min(minutes, (ts_ns - wander.start_ns) / NS / 60)
+        else:
+            total = steps_per_min * minutes
+        steps = int(total * r.uniform(0.85, 1.15)) if worn else 0
 
         # -- battery
         if charging:
             self.battery = min(100.0, self.battery + 60.0 * dt_s / H)
         elif not self.drain(ts_ns, dt_s, self.drain_pct_day * (1.6 if outdoors else 1.0)):
             return None
-        if self.battery < 1 and not self.active("battery_dead"):
+        if self.battery < 1 and not self.act.get("battery_dead"):
             self.battery = 1.0  # a family that charges in time never lets it die
 
         # -- physiology
@@ -217,9 +224,9 @@ class Wearable(DeviceModel):
             skin_target, spo2 = self.t_wake, self.spo2_base
         if lying:
             hr += 8.0
-        if self.active("bradycardia"):
+        if self.act.get("bradycardia"):
             hr = r.gauss(42.0, 2.0)
-        elif self.active("tachycardia"):
+        elif self.act.get("tachycardia"):
             hr = r.gauss(135.0, 6.0)
         if self.active("spo2_low"):
             spo2 = r.gauss(87.0, 1.5)
