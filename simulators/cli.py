@@ -151,3 +151,29 @@ def simulate_plot(
               "— use a scenario with a few")
     for p in plot_week(sc, out):
         typer.echo(str(p))
+
+
+@simulate_app.command("load")
+def simulate_load(
+    devices: Annotated[int, typer.Option(help="simulated devices")] = 1000,
+    rate: Annotated[float, typer.Option(help="total uplinks per second")] = 1000.0,
+    seconds: Annotated[float, typer.Option(help="how long to send (real seconds)")] = 10.0,
+    family: Annotated[str, typer.Option(help="wearable, child_tag, paddy or water_main")] = "paddy",
+    transport: Annotated[str, typer.Option(help="mqtt_json, mqtt_binary, lorawan, http")] = "mqtt_json",
+    profile: Annotated[str | None, typer.Option(help="default: the transport's profile "
+                                                     "(paddy over mqtt_json: paddy_json_v1)")] = None,
+) -> None:
+    """N devices at a total rate for a bounded time; prints the rate achieved (JSON)."""
+    from mimamori.cli import settings
+
+    from .load import run_load
+    from .transports import TransportUnavailable
+
+    if profile is None and family == "paddy" and transport == "mqtt_json":
+        profile = "paddy_json_v1"
+    try:
+        result = run_load(settings(), devices=devices, rate=rate, seconds=seconds, family=family,
+                          transport=transport, profile=profile)
+    except TransportUnavailable as exc:
+        _fail(str(exc))
+    typer.echo(orjson.dumps(result).decode())

@@ -32,5 +32,10 @@ class Transport:
     def flush(self) -> None:
         """Block until every sent uplink was accepted by the platform's edge."""
 
+    def settle(self) -> None:
+        """Bound what is in flight without stalling: wait for the uplinks sent
+        before the previous call (those sent since may still be in flight)."""
+        self.flush()
+
     def close(self) -> None:
         """Flush and disconnect."""

@@ -33,6 +33,7 @@ class MqttJsonTransport(Transport):
         self.bus = Bus(self.settings.mqtt, f"{self.client_id}-{self.name}-{os.getpid()}",
                        persistent=False).connect()
         self._infos: list = []
+        self._older: list = []
 
     def send(self, device: DeviceModel, ts_ns: int, fields: dict[str, Any]) -> None:
         self._infos.append(self.bus.publish(self.topics.up(device.profile, device.device_id),
@@ -40,8 +41,12 @@ class MqttJsonTransport(Transport):
         self.sent += 1
 
     def flush(self) -> None:
-        infos, self._infos = self._infos, []
+        infos, self._infos, self._older = self._older + self._infos, [], []
         self.bus.wait_published(infos)
+
+    def settle(self) -> None:
+        older, self._older, self._infos = self._older, self._infos, []
+        self.bus.wait_published(older)
 
     def close(self) -> None:
         try:
