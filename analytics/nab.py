@@ -15,9 +15,9 @@ from pathlib import Path
 from .detectors.univariate import UnivariateNovelty
 
 
-def score_file(src: Path, dst: Path) -> int:
+def score_file(src: Path, dst: Path, params: dict | None = None) -> int:
     dst.parent.mkdir(parents=True, exist_ok=True)
-    det = UnivariateNovelty()
+    det = UnivariateNovelty(**(params or {}))
     rows = 0
     with open(src, newline="") as fin, open(dst, "w", newline="") as fout:
         reader = csv.DictReader(fin)

@@ -51,13 +51,24 @@ class Detector:
     #: keep readings that score as anomalous out of the learned baseline
     protect_baseline: bool = False
 
+    #: send an 'updated' finding when the score of an open finding grows
+    report_updates: bool = False
+
     def learn_one(self, x: Sample) -> None:  # pragma: no cover - interface
         raise NotImplementedError
 
     def score_one(self, x: Sample) -> float | None:  # pragma: no cover - interface
         raise NotImplementedError
 
-    def evidence(self, x: Sample) -> dict[str, Any]:
+    def deadline_ns(self, now_ns: int | None = None) -> int | None:
+        """When :meth:`score_at` should next be asked (time-driven detectors)."""
+        return None
+
+    def score_at(self, now_ns: int) -> float | None:
+        """Score with no reading, at a moment (silence-like detectors)."""
+        return None
+
+    def evidence(self, x: Sample | None = None) -> dict[str, Any]:
         """Small dict explaining the latest score (put into findings)."""
         return {}
 

@@ -80,10 +80,11 @@ class UnivariateNovelty(Detector):
     def __init__(self, field: str = "value", dims: tuple[int, ...] = (1, 10), ref: int = 600,
                  k: int = 5, calib: int = 2000, floor: float = 1e-3, short: int = 10,
                  long: int = 2000, warmup: int = 150, alarm: float = 0.999,
-                 suppress: int = 100) -> None:
+                 suppress: int = 100, sd_floor: float = 1e-3) -> None:
         self.field, self.dims, self.ref, self.k = field, tuple(dims), ref, k
         self.calib, self.floor, self.short, self.long = calib, floor, short, long
         self.warmup, self.alarm, self.suppress = warmup, alarm, suppress
+        self.sd_floor = sd_floor
         self.maxdim = max(self.dims)
         self.n = 0
         self.vmin, self.vmax = math.inf, -math.inf
@@ -129,7 +130,7 @@ class UnivariateNovelty(Detector):
         if self.n >= self.warmup and self.means.n >= 30:
             k = self.means.n
             mu = self.means_sum / k
-            sd = max(math.sqrt(max(self.means_sq / k - mu * mu, 0.0)), 1e-3)
+            sd = max(math.sqrt(max(self.means_sq / k - mu * mu, 0.0)), self.sd_floor)
             z = (m_now - mu) / sd
             score = 1.0 - 0.5 * math.erfc(z / math.sqrt(2.0))
         raw_score = score
