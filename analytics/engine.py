@@ -36,7 +36,7 @@ SettingsFor = Callable[[str, str], dict[str, Any]]  # (device_id, site) → ctx
 
 class DeviceDetectors:
     __slots__ = ("device_id", "profile", "family", "site", "wrappers", "active", "ctx",
-                 "deadline")
+                 "deadline", "last_ns")
 
     def __init__(self, device_id: str, profile: str, family: Family, site: str,
                  wrappers: dict[str, Thresholded], ctx: dict[str, Any]) -> None:
@@ -45,10 +45,11 @@ class DeviceDetectors:
         self.active: dict[str, list[str]] = {}   # kind → instance names with an open finding
         self.ctx = ctx
         self.deadline: int | None = None
+        self.last_ns = 0
 
     def state(self) -> dict[str, Any]:
         return {"profile": self.profile, "family": self.family.value, "site": self.site,
-                "active": self.active,
+                "active": self.active, "last_ns": self.last_ns,
                 "wrappers": {k: w.state() for k, w in self.wrappers.items()}}
 
 
@@ -62,6 +63,7 @@ class Engine:
         self._due: list[tuple[int, str]] = []
         self.readings = 0
         self.findings = 0
+        self.skipped = 0
 
     # -- set-up --------------------------------------------------------
     def _specs_for(self, profile_id: str, family: Family) -> dict:
@@ -91,9 +93,16 @@ class Engine:
 
     # -- running -------------------------------------------------------
     def process(self, r: Reading) -> list[Finding]:
-        """Findings due before this reading, then this reading's findings."""
+        """Findings due before this reading, then this reading's findings.
+
+        Readings are judged in time order per device: a duplicate or a reading
+        older than the last one judged is skipped (``self.skipped``)."""
         out = self.advance(r.ts_ns - 1)
         dev = self.device(r)
+        if r.ts_ns <= dev.last_ns:
+            self.skipped += 1
+            return out
+        dev.last_ns = r.ts_ns
         x = Sample(r.ts_ns, r.fields, dev.ctx)
         for name, w in dev.wrappers.items():
             change = w.step(x)
@@ -168,6 +177,7 @@ class Engine:
             r = Reading(device_id, ds["profile"], Family(ds["family"]), ds["site"], 1, {"_": 0})
             dev = self.device(r)
             dev.active = {k: list(v) for k, v in ds.get("active", {}).items()}
+            dev.last_ns = int(ds.get("last_ns", 0))
             for name, ws in ds.get("wrappers", {}).items():
                 if name in dev.wrappers:
                     dev.wrappers[name].load_state(ws)

@@ -250,8 +250,7 @@ class SilenceDetector(Detector):
     def score_at(self, now_ns: int) -> float | None:
         if not self.last_ns:
             return None
-        gap = (now_ns - self.last_ns) / NS
-        return 1.0 if gap >= self.limit_s() else 0.0
+        return 1.0 if now_ns - self.last_ns >= int(self.limit_s() * NS) else 0.0
 
     def learn_one(self, x: Sample) -> None:
         if self.last_ns and x.ts_ns > self.last_ns:

@@ -40,6 +40,18 @@ import numpy as np
 from .base import Detector, Sample
 
 
+def _norm_ppf(p: float) -> float:
+    """Inverse of the standard normal CDF (bisection; called once)."""
+    lo, hi = -10.0, 10.0
+    for _ in range(100):
+        mid = (lo + hi) / 2
+        if 0.5 * math.erfc(-mid / math.sqrt(2.0)) < p:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
 class _Ring:
     """A fixed-size float ring with a fill count."""
 
@@ -80,11 +92,12 @@ class UnivariateNovelty(Detector):
     def __init__(self, field: str = "value", dims: tuple[int, ...] = (1, 10), ref: int = 600,
                  k: int = 5, calib: int = 2000, floor: float = 1e-3, short: int = 10,
                  long: int = 2000, warmup: int = 150, alarm: float = 0.999,
-                 suppress: int = 100, sd_floor: float = 1e-3) -> None:
+                 suppress: int = 100, sd_floor: float = 1e-3, spread: float = 0.0) -> None:
         self.field, self.dims, self.ref, self.k = field, tuple(dims), ref, k
         self.calib, self.floor, self.short, self.long = calib, floor, short, long
         self.warmup, self.alarm, self.suppress = warmup, alarm, suppress
-        self.sd_floor = sd_floor
+        self.sd_floor, self.spread = sd_floor, spread
+        self._z_alarm = _norm_ppf(alarm)
         self.maxdim = max(self.dims)
         self.n = 0
         self.vmin, self.vmax = math.inf, -math.inf
@@ -133,6 +146,10 @@ class UnivariateNovelty(Detector):
             sd = max(math.sqrt(max(self.means_sq / k - mu * mu, 0.0)), self.sd_floor)
             z = (m_now - mu) / sd
             score = 1.0 - 0.5 * math.erfc(z / math.sqrt(2.0))
+            if self.spread and z > self._z_alarm:
+                # above the alarm level keep the strength of the evidence visible
+                score = self.alarm + (1.0 - self.alarm) * (
+                    1.0 - math.exp(-(z - self._z_alarm) / self.spread))
         raw_score = score
         if self.since_alarm < self.suppress:
             score = min(score, 0.5)
