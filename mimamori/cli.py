@@ -108,9 +108,27 @@ def status(json_out: Annotated[bool, typer.Option("--json", help="machine-readab
 
 
 # --- running stages -------------------------------------------------------
+def _preflight(stages: list[str]) -> None:
+    """Say in one line which server is unreachable before starting stages."""
+    from .services import influx_ready, mqtt_ready
+
+    s = settings()
+    if any(st != "web" for st in stages):
+        ok, detail = mqtt_ready(s.mqtt.host, s.mqtt.port, timeout=3.0)
+        if not ok:
+            raise Fail(f"MQTT broker at {s.mqtt.url} is unreachable ({detail}); start it with "
+                       "`mimamori services up` or set MIMAMORI_MQTT__URL")
+    if "ingest" in stages:
+        ok, detail = influx_ready(s.influx.url, timeout=3.0)
+        if not ok:
+            raise Fail(f"InfluxDB at {s.influx.url} is unreachable ({detail}); start it with "
+                       "`mimamori services up` or set MIMAMORI_INFLUX__URL")
+
+
 def _run_until_signal(stages: list[str], extra=None) -> None:
     from .runtime import Platform
 
+    _preflight(stages)
     platform = Platform(settings(), stages)
     stop = threading.Event()
 

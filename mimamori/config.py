@@ -140,6 +140,31 @@ class IngestSettings(BaseModel):
     buffer_max_mb: int = Field(512, ge=1)
 
 
+class LorawanSettings(BaseModel):
+    """The built-in LoRaWAN network server (Semtech packet-forwarder UDP)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(True, description="listen for packet forwarders in the gateway stage")
+    host: str = "127.0.0.1"  # 0.0.0.0 to hear gateways on the network
+    port: int = Field(PORTS["lorawan_udp"], ge=0, le=65535)
+    net_id: str = Field("000000", pattern=r"^[0-9a-fA-F]{6}$")  # as written (big-endian)
+    dedup_ms: int = Field(200, ge=0, le=5000)  # collect copies from several gateways
+    gateway_offline_s: float = Field(60.0, gt=0)  # no keepalive for this long → offline
+    rx1_delay_s: int = Field(1, ge=1, le=15)
+    tx_power_dbm: int = Field(13, ge=0, le=30)
+
+
+class GatewaySettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # Subscribe to ChirpStack v4 / The Things Stack v3 integration topics.
+    network_servers: bool = True
+    # HTTP ingest: integration name → bearer token (per-device tokens live
+    # in the device's secrets as ``http_token``).
+    http_tokens: dict[str, str] = Field(default_factory=dict)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="MIMAMORI_", env_nested_delimiter="__", extra="forbid"
@@ -152,6 +177,8 @@ class Settings(BaseSettings):
     web: WebSettings = WebSettings()
     bus: BusSettings = BusSettings()
     ingest: IngestSettings = IngestSettings()
+    lorawan: LorawanSettings = LorawanSettings()
+    gateway: GatewaySettings = GatewaySettings()
 
     @classmethod
     def settings_customise_sources(

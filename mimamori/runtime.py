@@ -28,9 +28,9 @@ class Stage(Protocol):
 
 def build_stage(name: str, settings: Settings, platform: Platform | None = None) -> Stage:
     if name == "gateway":
-        from gateway.mqtt_gateway import MqttGateway
+        from gateway.stage import GatewayStage  # MQTT gateway + LoRaWAN listener
 
-        return MqttGateway(settings)
+        return GatewayStage(settings)
     if name == "ingest":
         from ingest.stage import IngestStage
 
