@@ -28,7 +28,7 @@ from typing import Any
 from mimamori.contracts import EventKind, Family, Finding, FindingState, Reading
 
 from .config import detector_specs
-from .detectors.base import Sample
+from .detectors.base import Detector, Sample
 from .detectors.threshold import Thresholded
 
 SettingsFor = Callable[[str, str], dict[str, Any]]  # (device_id, site) → ctx
@@ -36,12 +36,15 @@ SettingsFor = Callable[[str, str], dict[str, Any]]  # (device_id, site) → ctx
 
 class DeviceDetectors:
     __slots__ = ("device_id", "profile", "family", "site", "wrappers", "active", "ctx",
-                 "deadline", "last_ns")
+                 "deadline", "last_ns", "timed")
 
     def __init__(self, device_id: str, profile: str, family: Family, site: str,
                  wrappers: dict[str, Thresholded], ctx: dict[str, Any]) -> None:
         self.device_id, self.profile, self.family, self.site = device_id, profile, family, site
         self.wrappers = wrappers
+        # the wrappers whose detector is also time-driven (has deadlines)
+        self.timed = [w for w in wrappers.values()
+                      if type(w.det).deadline_ns is not Detector.deadline_ns]
         self.active: dict[str, list[str]] = {}   # kind → instance names with an open finding
         self.ctx = ctx
         self.deadline: int | None = None
@@ -136,7 +139,7 @@ class Engine:
 
     def _schedule(self, dev: DeviceDetectors, now_ns: int) -> None:
         best = None
-        for w in dev.wrappers.values():
+        for w in dev.timed:
             d = w.det.deadline_ns(now_ns)
             if d is not None and d > now_ns and (best is None or d < best):
                 best = d

@@ -30,13 +30,16 @@ class Sample:
 
     def num(self, name: str) -> float | None:
         v = self.fields.get(name)
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            return None
-        return float(v)
+        t = type(v)
+        if t is float:
+            return v  # type: ignore[return-value]
+        if t is int:
+            return float(v)  # type: ignore[arg-type]
+        return None  # missing, bool, text
 
     def flag(self, name: str) -> bool | None:
         v = self.fields.get(name)
-        return v if isinstance(v, bool) else None
+        return v if type(v) is bool else None  # type: ignore[return-value]
 
 
 class Detector:
@@ -77,6 +80,8 @@ class Detector:
         return {k: _plain(getattr(self, k)) for k in self._state_keys()}
 
     def load_state(self, state: dict[str, Any]) -> None:
+        if hasattr(self, "_memo"):
+            self._memo = None
         for k in self._state_keys():
             if k in state:
                 setattr(self, k, _restore(getattr(self, k), state[k]))

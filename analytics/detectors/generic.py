@@ -61,11 +61,12 @@ class RangeDetector(Detector):
 
 class RateDetector(Detector):
     """Least-squares slope over the last ``window_s`` seconds beyond limits
-    (per hour, in the field's unit): a sudden drop or rise."""
+    (per hour, in the field's unit): a sudden drop or rise. Running sums
+    keep each reading O(1) amortised."""
 
     name = "rate"
     kind = EventKind.SUDDEN_DROP
-    STATE = ("ts", "vs")
+    STATE = ("ts", "vs", "sums")
 
     def __init__(self, field: str, max_drop_per_h: float | None = None,
                  max_rise_per_h: float | None = None, window_s: float = 7200,
@@ -76,24 +77,33 @@ class RateDetector(Detector):
             min_duration
         if kind is not None:
             self.kind = EventKind(kind)  # type: ignore[misc]
-        self.ts: list[int] = []
+        self.ts: list[float] = []   # hours relative to the first point kept (numerically tame)
         self.vs: list[float] = []
+        self.sums = [0.0, 0.0, 0.0, 0.0, 0.0]  # n, Σt, Σy, Σtt, Σty (t in hours from t0)
+        self.t0_ns = 0
+
+    def _t(self, ts_ns: int) -> float:
+        return (ts_ns - self.t0_ns) / HOUR_NS
 
     def slope(self, x: Sample) -> float | None:
         v = x.num(self.field)
         if v is None:
             return None
-        lo = x.ts_ns - self.window_ns
-        pts = [(t, y) for t, y in zip(self.ts, self.vs) if t >= lo] + [(x.ts_ns, v)]
-        if len(pts) < self.min_points:
+        n, st, sy, stt, sty = self.sums
+        lo = self._t(x.ts_ns - self.window_ns)
+        i = 0
+        while i < len(self.ts) and self.ts[i] < lo:  # points that will have left the window
+            t, y = self.ts[i], self.vs[i]
+            n, st, sy, stt, sty = n - 1, st - t, sy - y, stt - t * t, sty - t * y
+            i += 1
+        t = self._t(x.ts_ns)
+        n, st, sy, stt, sty = n + 1, st + t, sy + v, stt + t * t, sty + t * v
+        if n < self.min_points:
             return None
-        n = len(pts)
-        mt = sum(t for t, _ in pts) / n
-        my = sum(y for _, y in pts) / n
-        sxx = sum((t - mt) ** 2 for t, _ in pts)
-        if sxx <= 0:
+        sxx = stt - st * st / n
+        if sxx <= 1e-12:
             return None
-        return sum((t - mt) * (y - my) for t, y in pts) / sxx * HOUR_NS
+        return (sty - st * sy / n) / sxx
 
     def score_one(self, x: Sample) -> float | None:
         s = self.slope(x)
@@ -111,12 +121,40 @@ class RateDetector(Detector):
         v = x.num(self.field)
         if v is None:
             return
-        self.ts.append(x.ts_ns)
-        self.vs.append(v)
-        lo = x.ts_ns - self.window_ns
+        if not self.ts:
+            self.t0_ns, self.sums = x.ts_ns, [0.0] * 5
+        lo = self._t(x.ts_ns - self.window_ns)
         while self.ts and self.ts[0] < lo:
-            self.ts.pop(0)
-            self.vs.pop(0)
+            t, y = self.ts.pop(0), self.vs.pop(0)
+            self._add(t, y, -1.0)
+        t = self._t(x.ts_ns)
+        self.ts.append(t)
+        self.vs.append(v)
+        self._add(t, v, 1.0)
+        if not self.ts or len(self.ts) == 1:
+            return
+        if self.ts[0] > 1000.0:  # re-base the clock now and then (precision)
+            shift = self.ts[0]
+            self.t0_ns += int(shift * HOUR_NS)
+            self.ts = [t - shift for t in self.ts]
+            self.sums = [0.0] * 5
+            for t, y in zip(self.ts, self.vs):
+                self._add(t, y, 1.0)
+
+    def _add(self, t: float, y: float, sign: float) -> None:
+        s = self.sums
+        s[0] += sign
+        s[1] += sign * t
+        s[2] += sign * y
+        s[3] += sign * t * t
+        s[4] += sign * t * y
+
+    def state(self) -> dict[str, Any]:
+        return {"ts": self.ts, "vs": self.vs, "sums": self.sums, "t0_ns": self.t0_ns}
+
+    def load_state(self, s: dict[str, Any]) -> None:
+        self.ts, self.vs = [float(t) for t in s["ts"]], [float(v) for v in s["vs"]]
+        self.sums, self.t0_ns = [float(v) for v in s["sums"]], int(s["t0_ns"])
 
     def evidence(self, x: Sample | None = None) -> dict[str, Any]:
         ev: dict[str, Any] = {"field": self.field}

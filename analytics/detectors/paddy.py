@@ -70,7 +70,23 @@ def _calendar(ctx: dict[str, Any]) -> tuple[Stage, ...]:
     return tuple(sorted(out, key=lambda s: s.from_day))
 
 
+_STAGE_CACHE: dict[tuple[int, int], tuple[dict[str, Any], Stage]] = {}
+
+
 def stage_for(ctx: dict[str, Any], day: int) -> Stage:
+    """The crop stage of a field on a local day (memoised per settings object)."""
+    key = (id(ctx), day)
+    hit = _STAGE_CACHE.get(key)
+    if hit is not None and hit[0] is ctx:
+        return hit[1]
+    st = _stage_for(ctx, day)
+    if len(_STAGE_CACHE) > 50_000:
+        _STAGE_CACHE.clear()
+    _STAGE_CACHE[key] = (ctx, st)
+    return st
+
+
+def _stage_for(ctx: dict[str, Any], day: int) -> Stage:
     t = ctx.get("transplant")
     year = (dt.date(1970, 1, 1) + dt.timedelta(days=day)).year
     tp = dt.date.fromisoformat(str(t)) if t else dt.date(year, 5, 1)
@@ -100,8 +116,16 @@ class WaterBandDetector(Detector):
         self.high_since = 0
         self.high_ref: float | None = None   # smoothed level when the high run began
         self.last_ns = 0
+        self._memo: tuple[Sample, Any] | None = None
 
     def _next(self, x: Sample) -> tuple[float, int, int, float | None] | None:
+        if self._memo is not None and self._memo[0] is x:
+            return self._memo[1]
+        out = self._next_uncached(x)
+        self._memo = (x, out)
+        return out
+
+    def _next_uncached(self, x: Sample) -> tuple[float, int, int, float | None] | None:
         v = x.num(self.field)
         if v is None:
             return None
@@ -142,6 +166,7 @@ class WaterBandDetector(Detector):
         n = self._next(x)
         if n is None:
             return
+        self._memo = None
         self.smooth, self.low_since, self.high_since, self.high_ref = n
         if self.high_since and self.high_ref is not None and self.high_ref - self.smooth > \
                 self.high_fall:

@@ -43,12 +43,18 @@ class Thresholded:
 
     def step(self, x: Sample) -> str | None:
         """Score, decide, learn. Returns 'opened', 'updated', 'cleared' or None."""
-        score = self.det.score_one(x)
+        det = self.det
+        score = det.score_one(x)
         self.last_score = score
-        out = None if score is None else self._decide(score, x.ts_ns)
-        if not (self.protect and score is not None and score >= self.clear_at
-                and (self.active or self.hot_run)):
-            self.det.learn_one(x)
+        if score is None:
+            det.learn_one(x)
+            return None
+        if score == 0.0 and not self.active and not self.hot_run:
+            det.learn_one(x)  # the common case: nothing going on
+            return None
+        out = self._decide(score, x.ts_ns)
+        if not (self.protect and score >= self.clear_at and (self.active or self.hot_run)):
+            det.learn_one(x)
         return out
 
     def tick(self, now_ns: int) -> str | None:
