@@ -42,8 +42,8 @@ class AlertsConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     flap_window_s: float = Field(300.0, ge=0)
-    # after this many reopenings, the alert is "flapping": no recovery messages
-    flap_quiet_after: int = Field(2, ge=1)
+    # after this many reopenings, the alert is "flapping": no more recovery messages
+    flap_quiet_after: int = Field(1, ge=1)
     route: Route = Field(default_factory=default_route)
     policies: dict[str, Policy] = Field(default_factory=default_policies)
     notifiers: dict[str, dict[str, Any]] = Field(default_factory=dict)

@@ -76,8 +76,16 @@ class Dispatcher:
         due = self.store.claim_due(now_ns or time.time_ns(), limit=limit)
         if not due:
             return 0
-        list(self.pool.map(self._safe_work, due))
+        # in parallel across recipients; in ledger order for one recipient and alert
+        groups: dict[tuple[str, int], list[Delivery]] = {}
+        for d in sorted(due, key=lambda d: d.id):
+            groups.setdefault((d.recipient, d.alert_id), []).append(d)
+        list(self.pool.map(self._work_group, groups.values()))
         return len(due)
+
+    def _work_group(self, group: list[Delivery]) -> None:
+        for d in group:
+            self._safe_work(d)
 
     def _safe_work(self, d: Delivery) -> None:
         try:
@@ -106,7 +114,9 @@ class Dispatcher:
         if notifier is None:
             result = Result.reject(f"channel {d.channel!r} is not configured")
         else:
-            out = Outgoing(delivery_id=d.id, idem_key=d.idem_key, alert=alert.to_dict(),
+            # an event carries the alert as it was when it happened
+            snapshot = d.body.get("alert") or alert.to_dict()
+            out = Outgoing(delivery_id=d.id, idem_key=d.idem_key, alert=snapshot,
                            recipient=d.recipient, address=d.address, language=d.language,
                            purpose=d.purpose, message=d.body.get("message", {}),
                            ack_url=d.body.get("ack_url"), ack_token=d.body.get("ack_token"),
@@ -126,6 +136,9 @@ class Dispatcher:
                      d.recipient, d.attempts, result.reason, delay)
             self.store.finish_delivery(d.id, "pending", error=result.reason,
                                        next_ns=time.time_ns() + int(delay * 1e9))
+            self.store.record(d.alert_id, "delivery_retry", d.recipient,
+                              {"delivery_id": d.id, "channel": d.channel, "attempt": d.attempts,
+                               "retry_in_s": delay, "error": result.reason})
             return
         status = "rejected" if result.outcome == "reject" else "failed"
         self.store.finish_delivery(d.id, status, error=result.reason)

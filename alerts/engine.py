@@ -80,7 +80,7 @@ class AlertEngine:
                                           next_action_ns=None)
                 self.store.record(a.alert_id, "inhibited", None, {"by": why})
             else:
-                self.store.set_escalation(a.alert_id, policy=r.policy, next_action_ns=time.time_ns())
+                self.store.set_escalation(a.alert_id, policy=r.policy, next_action_ns=a.opened_ns)
                 self.store.record(a.alert_id, "routed", None,
                                   {"route": [x.path for x in routes], "policy": r.policy})
             if a.kind == "gateway_offline":
@@ -228,8 +228,8 @@ class AlertEngine:
         self.store.add_delivery(
             idem_key=f"{a.alert_id}:event:{event}:{a.flaps}:receiver:{name}",
             alert_id=a.alert_id, recipient=f"receiver:{name}", channel=rc.channel,
-            address=rc.address, purpose="event", body={"message": msg.to_dict(),
-                                                        "extra": {"event": event}})
+            address=rc.address, purpose="event",
+            body={"message": msg.to_dict(), "alert": a.to_dict(), "extra": {"event": event}})
 
     def announce(self, a: Alert, event: str, routes: list[RouteResult] | None = None) -> None:
         """The alert event to every system receiver its routes name."""

@@ -11,7 +11,8 @@ error codes:
   ``{"sentMessages": [...]}`` with ``x-line-request-id``;
 * ``POST /v2/bot/message/reply``, ``GET /v2/bot/message/quota`` and
   ``/quota/consumption`` (429 "monthly limit" once the quota is used up);
-* injected faults for tests: the next N requests answer 500 or 429;
+* injected faults for tests: the next N requests answer 500 or 429, or are
+  accepted but answered 500 (``accept: true``: the answer was lost);
 * simulated users: ``POST /_standin/events/{follow|postback|message}`` sends a
   webhook, signed with the channel secret (``X-Line-Signature``), to the
   configured webhook URL — as LINE does when a user follows or taps a button.
@@ -35,7 +36,7 @@ from typing import Any
 import httpx
 import orjson
 import uvicorn
-from fastapi import FastAPI, Request
+from fastapi import Body, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 USER_ID = re.compile(r"^U[0-9a-f]{32}$")
@@ -148,7 +149,7 @@ def create_standin_app(state: LineStandinState) -> FastAPI:
                                               "x-line-request-id": str(uuid.uuid4())})
         with state.lock:
             fault = state.faults.pop(0) if state.faults else None
-        if fault is not None:
+        if fault is not None and not fault.get("accept"):
             return _err(int(fault.get("status", 500)), fault.get("message", "Internal server error"))
         try:
             body = orjson.loads(await request.body())
@@ -172,6 +173,8 @@ def create_standin_app(state: LineStandinState) -> FastAPI:
                 state.retry_keys[key] = (request_id, sent)
             state.keep({"kind": "push", "to": to, "messages": body["messages"],
                         "retry_key": key, "request_id": request_id, "ts_ns": time.time_ns()})
+        if fault is not None:  # accepted, but the answer is "lost": the client must retry
+            return _err(int(fault.get("status", 500)), fault.get("message", "Internal server error"))
         return JSONResponse({"sentMessages": sent}, headers={"x-line-request-id": request_id})
 
     @app.post("/v2/bot/message/reply")
@@ -218,8 +221,8 @@ def create_standin_app(state: LineStandinState) -> FastAPI:
         return JSONResponse({"queued": len(state.faults)})
 
     @app.post("/_standin/events/{kind}")
-    async def simulate(kind: str, request: Request) -> JSONResponse:
-        doc = orjson.loads(await request.body())
+    def simulate(kind: str, doc: dict[str, Any] = Body(...)) -> JSONResponse:
+        # sync: runs in a worker thread, so the webhook may call this server back
         event = user_event(kind, doc["userId"], text=doc.get("text"), data=doc.get("data"))
         status = deliver_webhook(state, [event])
         return JSONResponse({"webhook_status": status})

@@ -30,6 +30,7 @@ from mimamori.registry import Registry
 
 from .ack import AckTokenError, load_ack_key, read_token
 from .config import AlertsConfig, load_alerts_config
+from .engine import AlertEngine
 from .messages import TZ, render
 from .store import AlertStore
 
@@ -70,8 +71,11 @@ class AlertsWeb:
         self.store: AlertStore = stage.store if stage else AlertStore.for_settings(settings)
         self.config: AlertsConfig = stage.config if stage else load_alerts_config(settings)
         self.registry = stage.registry if stage else Registry(settings.registry)
-        self.engine = stage.engine if stage else None
         self.ack_key = load_ack_key(settings.state_dir)
+        # in another process than the alerts stage: the same engine, for announcing acks
+        self.engine = stage.engine if stage else AlertEngine(
+            self.store, self.registry, self.config, self.ack_key,
+            self.config.public_url or settings.web.url)
 
 
 def _ctx(request: Request) -> AlertsWeb:
