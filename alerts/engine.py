@@ -69,7 +69,10 @@ class AlertEngine:
         a = change.alert
         if a is None or change.what == "ignored":
             return
-        if change.what == "opened":
+        # "updated" but never routed: the process stopped between storing and
+        # routing it, and the bus redelivered the finding
+        unrouted = a.policy is None and a.inhibited_by is None and a.state == "open"
+        if change.what == "opened" or (change.what == "updated" and unrouted):
             routes = self.routes(a)
             r = routes[0]
             active = [x.to_dict() for x in self.store.list_alerts("active", limit=5000)

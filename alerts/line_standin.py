@@ -109,6 +109,7 @@ class LineStandinState:
         self.retry_keys: dict[str, tuple[str, list[dict]]] = {}
         self.faults: list[dict[str, Any]] = []
         self.requests = 0  # every push request, including refused ones
+        self.reply_tokens: dict[str, str] = {}  # reply token → the user it was issued for
 
     def keep(self, entry: dict[str, Any]) -> None:
         self.messages.append(entry)
@@ -189,7 +190,8 @@ def create_standin_app(state: LineStandinState) -> FastAPI:
             return _err(400, f"The request body has {len(details)} error(s)", details)
         request_id = str(uuid.uuid4())
         with state.lock:
-            state.keep({"kind": "reply", "to": body.get("_to", ""), "reply_token": body["replyToken"],
+            state.keep({"kind": "reply", "to": state.reply_tokens.get(body["replyToken"], ""),
+                        "reply_token": body["replyToken"],
                         "messages": body["messages"], "request_id": request_id,
                         "ts_ns": time.time_ns()})
         return JSONResponse({"sentMessages": [{"id": "1", "quoteToken": uuid.uuid4().hex}]},
@@ -224,6 +226,9 @@ def create_standin_app(state: LineStandinState) -> FastAPI:
     def simulate(kind: str, doc: dict[str, Any] = Body(...)) -> JSONResponse:
         # sync: runs in a worker thread, so the webhook may call this server back
         event = user_event(kind, doc["userId"], text=doc.get("text"), data=doc.get("data"))
+        if "replyToken" in event:
+            with state.lock:
+                state.reply_tokens[event["replyToken"]] = doc["userId"]
         status = deliver_webhook(state, [event])
         return JSONResponse({"webhook_status": status})
 

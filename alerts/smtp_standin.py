@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import logging
 import threading
 import time
 from pathlib import Path
@@ -51,6 +52,7 @@ class SmtpStandin:
                     f.write(orjson.dumps(entry) + b"\n")
 
     def start(self) -> SmtpStandin:
+        logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every session
         self._controller = Controller(_Handler(self), hostname=self.host, port=self.port,
                                       ready_timeout=15)
         self._controller.start()

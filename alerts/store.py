@@ -363,7 +363,7 @@ class AlertStore:
                 site=f.site, family=f.family.value, profile=f.profile,
                 subject_person=subject_person, state="open", happened_ns=f.ts_ns, opened_ns=now,
                 updated_ns=now, evidence=_j(f.evidence), steps_done=0, reminders_sent=0,
-                next_action_ns=now, flaps=0))
+                next_action_ns=None, flaps=0))  # the engine routes it, then schedules
             alert_id = res.inserted_primary_key[0]
             self._event(c, alert_id, "opened", "finding",
                         {"evidence": f.evidence, "severity": f.severity.value}, now)

@@ -47,7 +47,8 @@ TEXT = {
            "outbox": "送信した知らせ（デモの送信箱）", "switch": "English",
            "intro": "デモのメールサーバーと LINE の代わりのサーバーが受け取ったものです。",
            "time": "時刻", "channel": "経路", "to": "宛先", "message": "件名", "alert": "知らせ",
-           "ack": "受け取り", "not_acked": "まだ", "empty": "まだ何も送っていません。"},
+           "ack": "受け取り", "not_acked": "まだ", "empty": "まだ何も送っていません。",
+           "states": {"open": "対応待ち", "acknowledged": "受け取り済み", "resolved": "解消"}},
     "en": {"ack_title": "mimamori alert", "button": "I have it (I will act)",
            "note": "This stops the messages to the others.",
            "done": "Thank you. Recorded: you have it. The others will not be messaged.",
@@ -56,7 +57,8 @@ TEXT = {
            "outbox": "Messages sent (demo outbox)", "switch": "日本語",
            "intro": "What the demo's local mail server and LINE stand-in received.",
            "time": "Time", "channel": "Channel", "to": "To", "message": "Subject", "alert": "Alert",
-           "ack": "Acknowledged", "not_acked": "not yet", "empty": "Nothing sent yet."},
+           "ack": "Acknowledged", "not_acked": "not yet", "empty": "Nothing sent yet.",
+           "states": {"open": "waiting", "acknowledged": "acknowledged", "resolved": "resolved"}},
 }
 ERRORS_JA = {"this link is not valid": "このリンクは使えません。",
              "this link has expired": "このリンクは期限が切れています。"}
@@ -267,11 +269,20 @@ def outbox_rows(ctx: AlertsWeb, limit: int = 200) -> list[dict[str, Any]]:
                      "alert_id": line_ext.get(m.get("request_id", ""))})
     rows.sort(key=lambda r: r["ts_ns"], reverse=True)
     rows = rows[:limit]
+    names: dict[str, str] = {}
+    for p in ctx.registry.people():
+        for addr in (p.email, p.line_user_id):
+            if addr:
+                names[addr] = p.name or p.person_id
     for r in rows:
         r["time"] = _when(r["ts_ns"])
+        r["to_name"] = ", ".join(names.get(x.strip(), "") for x in r["to"].split(",")).strip(", ")
         a = ctx.store.get(r["alert_id"]) if r["alert_id"] else None
+        acker = ctx.registry.get_person(a.acked_by) if a and a.acked_by else None
         r.update(kind=a.kind if a else "", state=a.state if a else "",
-                 acked_by=a.acked_by if a else None, acked_at=_when(a.acked_ns) if a else "")
+                 acked_by=a.acked_by if a else None,
+                 acked_by_name=(acker.name or acker.person_id) if acker else (a.acked_by if a else None),
+                 acked_at=_when(a.acked_ns) if a else "")
     return rows
 
 

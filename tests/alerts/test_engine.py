@@ -182,3 +182,13 @@ def test_burst_inhibits_low_pressure_in_the_same_district(world):
     assert store.get(same.alert.alert_id).inhibited_by == "burst:wm-1"
     assert notified(store, same.alert.alert_id) == []
     assert notified(store, other.alert.alert_id) == [("pw", "email")]
+
+
+def test_a_finding_stored_but_never_routed_is_routed_on_redelivery(world):
+    reg, store, engine = world
+    store.apply_finding(finding(), "ume")  # stored; the process stops before routing
+    assert engine.tick() == 0  # nothing is scheduled for an unrouted alert
+    ch = apply(store, engine, finding())  # the bus redelivers the finding
+    engine.tick()
+    assert ch.what == "updated" and store.get(ch.alert.alert_id).policy == "fall"
+    assert notified(store, ch.alert.alert_id) == [("hanako", "email"), ("hanako", "line")]
