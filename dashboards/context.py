@@ -43,9 +43,20 @@ class WebContext:
         self.accounts = Accounts(settings.registry)
         self.telemetry = Telemetry(InfluxClient(settings.influx))
         self.alerts = open_alert_store(settings)
+        self._tail = None
+
+    @property
+    def bus_tail(self):
+        from .bus_tail import BusTail
+
+        if self._tail is None:
+            self._tail = BusTail(self.settings)
+        return self._tail.ensure()
 
     def close(self) -> None:
         self.telemetry.close()
+        if self._tail is not None:
+            self._tail.close()
         for obj in (self.alerts,):
             close = getattr(obj, "close", None)
             if close:

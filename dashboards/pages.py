@@ -256,8 +256,7 @@ def public_works(request: Request, ctx: Ctx, who: PageWho):
     t = texts(pick_lang(request, who))
     cards = [district_card(ctx, s) for s in visible_sites(ctx, who, "pipe_district")]
     pts = [MapPoint(c["site"].site_id, c["site"].name or c["site"].site_id, c["site"].lat,
-                    c["site"].lon, c["state"], t["dstate_" + c["state"]],
-                    href=f"/districts/{c['site'].site_id}")
+                    c["site"].lon, c["state"], t["dstate_" + c["state"]])
            for c in cards if c["site"].lat is not None]
     map_svg = schematic_map(pts, title=t["districts_map"], desc=t["districts_desc"],
                             map_id="districts-map")
