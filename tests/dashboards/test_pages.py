@@ -103,3 +103,91 @@ def test_live_updates_stream_state(app_client):
     with app_client.stream("GET", "/events?once=true") as r:
         body = "".join(r.iter_text())
     assert "event: update" in body and "state-tanaka-kazuko" in body
+
+
+def test_settings_forms_explain_errors_and_save(app_client, town):
+    from mimamori.registry import Registry
+
+    login(app_client, "hanako")
+    page = app_client.get("/settings")
+    csrf = csrf_of(page.text)
+    bad = app_client.post("/settings", data={"csrf_token": csrf, "channels": ["email"],
+                                             "language": "ja", "quiet_from": "22:00",
+                                             "quiet_to": "7時"})
+    assert bad.status_code == 422 and "時:分 で書いてください" in bad.text
+    assert 'aria-invalid="true"' in bad.text
+    ok = app_client.post("/settings", data={"csrf_token": csrf, "channels": ["email", "phone"],
+                                            "language": "ja", "quiet_from": "22:00",
+                                            "quiet_to": "07:00"})
+    assert ok.status_code == 200 and "保存しました" in ok.text
+    assert Registry(town.registry).get_person("tanaka-hanako").quiet_hours == ["22:00", "07:00"]
+    bad = app_client.post("/settings/people/tanaka-kazuko",
+                          data={"csrf_token": csrf, "radius_m": "10", "wake": "06:30",
+                                "sleep": "21:30"})
+    assert bad.status_code == 422 and "50 から 5000" in bad.text
+    ok = app_client.post("/settings/people/tanaka-kazuko",
+                         data={"csrf_token": csrf, "radius_m": "400", "wake": "06:00",
+                               "sleep": "21:00"})
+    assert ok.status_code == 200
+    kazuko = Registry(town.registry).get_person("tanaka-kazuko")
+    assert kazuko.settings["safe_zone"]["radius_m"] == 400
+    assert kazuko.settings["waking_hours"] == ["06:00", "21:00"]
+    assert app_client.get("/settings/people/sato-ichiro").status_code == 404
+
+
+def test_child_route_and_crop_calendar_forms(app_client, town):
+    from mimamori.registry import Registry
+
+    login(app_client, "mai")
+    csrf = csrf_of(app_client.get("/settings").text)
+    bad = app_client.post("/settings/people/suzuki-ren",
+                          data={"csrf_token": csrf, "route": "34.487, 136.625\nhere",
+                                "arrive_school_by": "08:15", "arrive_home_by": "16:30"})
+    assert bad.status_code == 422 and "2 行目" in bad.text
+    ok = app_client.post("/settings/people/suzuki-ren",
+                         data={"csrf_token": csrf, "route": "34.487, 136.625\n34.4889, 136.6335",
+                               "arrive_school_by": "08:10", "arrive_home_by": "16:30"})
+    assert ok.status_code == 200
+    assert Registry(town.registry).get_person("suzuki-ren").settings["route"][1] == [34.4889,
+                                                                                  136.6335]
+    app_client.post("/logout", data={"csrf_token": csrf})
+    login(app_client, "taro")
+    csrf = csrf_of(app_client.get("/settings").text)
+    bad = app_client.post("/settings/fields/field-001",
+                          data={"csrf_token": csrf, "calendar": "heading, 07-11, 08-05, 9, 5"},
+                          headers={"accept-language": "en"})
+    assert bad.status_code == 422 and "1 行目" in bad.text
+    ok = app_client.post("/settings/fields/field-001",
+                         data={"csrf_token": csrf,
+                               "calendar": "winter_flooding, 11-01, 02-28, 3, 8"})
+    assert ok.status_code == 200
+    cal = Registry(town.registry).get_site("field-001").settings["crop_calendar"]
+    assert cal == [{"stage": "winter_flooding", "from": "11-01", "to": "02-28", "min_cm": 3.0,
+                    "max_cm": 8.0}]
+
+
+def test_admin_adds_and_imports_devices(app_client, town):
+    from mimamori.registry import Registry
+
+    login(app_client, "admin")
+    page = app_client.get("/admin")
+    assert page.status_code == 200 and "wm-east" in page.text
+    csrf = csrf_of(page.text)
+    bad = app_client.post("/admin/devices", data={"csrf_token": csrf, "device_id": "x y",
+                                                  "profile": "nope", "site": ""})
+    assert bad.status_code == 422 and "知らない種類です" in bad.text
+    ok = app_client.post("/admin/devices", data={"csrf_token": csrf, "device_id": "paddy-009",
+                                                 "profile": "paddy_json_v1", "site": "field-001",
+                                                 "name": "new"})
+    assert ok.status_code == 200 and Registry(town.registry).get_device("paddy-009")
+    csv_bad = "device_id,profile,site\nwm-9,water_main_v1,district-east\nwm-10,water_main_v1,nowhere\n"
+    r = app_client.post("/admin/devices/import", data={"csrf_token": csrf},
+                        files={"file": ("d.csv", csv_bad.encode(), "text/csv")})
+    assert r.status_code == 422 and "3: 登録されていない場所です: nowhere" in r.text
+    assert Registry(town.registry).get_device("wm-9") is None  # all or nothing
+    csv_ok = "device_id,profile,site,name\nwm-9,water_main_v1,district-east,東 2\n"
+    r = app_client.post("/admin/devices/import", data={"csrf_token": csrf},
+                        files={"file": ("d.csv", csv_ok.encode(), "text/csv")})
+    assert r.status_code == 200 and Registry(town.registry).get_device("wm-9").name == "東 2"
+    login(app_client, "hanako")
+    assert app_client.get("/admin").status_code == 403
