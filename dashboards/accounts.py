@@ -51,6 +51,11 @@ ROLES = ("family", "farmer", "public_works", "admin")
 MIN_PASSWORD = 10
 SESSION_TTL_S = 12 * 3600
 
+# argon2id parameters: the library's default (RFC 9106 "low memory": 64 MiB,
+# 3 passes). Tests may swap in argon2.profiles.CHEAPEST to keep the suite fast;
+# every hash carries its own parameters, so verifying works either way.
+PASSWORD_PARAMETERS = None
+
 metadata = MetaData()
 
 users = Table(
@@ -146,7 +151,8 @@ class Accounts:
             self.engine = make_engine(url)
         metadata.create_all(self.engine)
         # argon2id with the library's RFC 9106 "low memory" profile defaults
-        self.hasher = PasswordHasher()
+        params = PASSWORD_PARAMETERS
+        self.hasher = PasswordHasher.from_parameters(params) if params else PasswordHasher()
         self._dummy = self.hasher.hash("not a real password")
 
     # -- users -------------------------------------------------------------

@@ -32,3 +32,13 @@ def login(client: TestClient, username: str, password: str = DEMO_PASSWORD):
 
 def csrf_of(html: str) -> str:
     return html.split('name="csrf_token" value="')[1].split('"')[0]
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(monkeypatch):
+    """argon2's cheapest parameters: the same code path, a fraction of the time."""
+    import argon2.profiles
+
+    import dashboards.accounts
+
+    monkeypatch.setattr(dashboards.accounts, "PASSWORD_PARAMETERS", argon2.profiles.CHEAPEST)

@@ -32,10 +32,16 @@ def live(services, tmp_path_factory):
         "influx": services.influx.model_copy(update={"database": f"test_{tag}"}),
         "web": services.web.model_copy(update={"port": free_port()}),
     })
-    seed(s)
-    server = WebServer(s).start()
-    yield s, f"http://127.0.0.1:{s.web.port}"
-    server.stop()
+    import argon2.profiles
+
+    import dashboards.accounts
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(dashboards.accounts, "PASSWORD_PARAMETERS", argon2.profiles.CHEAPEST)
+        seed(s)
+        server = WebServer(s).start()
+        yield s, f"http://127.0.0.1:{s.web.port}"
+        server.stop()
     c = InfluxClient(s.influx)
     c.query(f'DROP DATABASE "{s.influx.database}"', database="", method="POST")
     c.close()
