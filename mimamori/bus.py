@@ -13,13 +13,23 @@
 * Reconnect with capped exponential backoff (paho's own loop).
 
 Callbacks run on paho's network thread and only hand messages to a bounded
-queue; the handler runs on a worker thread of its own.
+queue; the handler runs on a worker thread of its own. A consuming bus
+publishes on a second connection of its own (client id ``{id}-pub``): when
+the bounded queue is full, the consuming connection's network thread waits
+(TCP backpressure), and the PUBACKs the handler waits for must still flow —
+on one shared connection that would deadlock (seen with Mosquitto 2.0.11,
+which may send more than the Receive Maximum).
+
+Throughput (see the README, ``mimamori bench ingest``): the socket is read
+in large chunks instead of paho's three ``recv`` calls per packet and one
+``select`` per packet, and a batch's PUBACKs go out in one write.
 """
 
 from __future__ import annotations
 
 import logging
 import queue
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -57,6 +67,64 @@ class Message:
 
 Handler = Callable[[list[Message]], None]
 
+_PUBACK = 0x40
+_READ_CHUNK = 256 * 1024
+
+
+class _Client(mqtt.Client):
+    """paho's client, reading the (plain TCP) socket in large chunks.
+
+    paho reads a packet with three ``recv`` calls (type, length, body) and
+    goes back to ``select`` after each packet; here ``recv`` serves from a
+    userspace buffer and ``loop_read`` keeps handling packets while the
+    buffer holds any. Everything else is paho's own code."""
+
+    _rbuf: bytes = b""
+    _rpos: int = 0
+    _rsock: object = None
+
+    def _sock_recv(self, bufsize: int) -> bytes:
+        sock = self._sock
+        if sock is None or self._ssl:
+            return super()._sock_recv(bufsize)
+        if sock is not self._rsock:  # a new connection: forget the old bytes
+            self._rsock, self._rbuf, self._rpos = sock, b"", 0
+        buf, pos = self._rbuf, self._rpos
+        if pos >= len(buf):
+            buf = sock.recv(_READ_CHUNK)  # raises BlockingIOError/OSError as paho expects
+            if not buf:
+                return b""
+            pos = 0
+        end = min(pos + bufsize, len(buf))
+        self._rbuf, self._rpos = buf, end
+        return buf[pos:end]
+
+    def _buffered(self) -> bool:
+        return self._rsock is self._sock and self._rpos < len(self._rbuf)
+
+    def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
+        if self._sock is None or self._ssl:
+            return super().loop_read(max_packets)
+        while True:
+            rc = self._packet_read()
+            if rc > 0:
+                return self._loop_rc_handle(rc)
+            if rc == MQTTErrorCode.MQTT_ERR_AGAIN or not self._buffered():
+                return MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    def ack_many(self, mids: list[int]) -> None:
+        """PUBACK several QoS 1 messages with one write (same bytes as
+        paho's ``ack()``, in the order received, as MQTT requires)."""
+        if not mids:
+            return
+        queue_packet = getattr(self, "_packet_queue", None)
+        if queue_packet is None:  # pragma: no cover - a paho without it
+            for mid in mids:
+                self.ack(mid, 1)
+            return
+        blob = b"".join([struct.pack("!BBH", _PUBACK, 2, mid) for mid in mids])
+        queue_packet(_PUBACK, blob, 0, 1)
+
 
 class Bus:
     """A connection to the broker for one stage (one MQTT client id)."""
@@ -73,17 +141,7 @@ class Bus:
         self.client_id = client_id
         self.persistent = persistent
         self.max_unacked = max_unacked or settings.max_unacked
-        self._client = mqtt.Client(
-            callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id=client_id,
-            protocol=MQTTProtocolVersion.MQTTv5,
-            manual_ack=True,
-        )
-        if settings.username:
-            self._client.username_pw_set(settings.username, settings.password)
-        self._client.max_inflight_messages_set(1000)
-        self._client.max_queued_messages_set(0)
-        self._client.reconnect_delay_set(min_delay=1, max_delay=30)
+        self._client = self._new_client(client_id)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
@@ -95,6 +153,23 @@ class Bus:
         self._worker: threading.Thread | None = None
         self.last_error: str | None = None
         self.acked = 0
+        self._pub: Bus | None = None  # the publishing connection of a consuming bus
+        self._pub_lock = threading.Lock()
+        self._consuming = False
+
+    def _new_client(self, client_id: str) -> _Client:
+        c = _Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=MQTTProtocolVersion.MQTTv5,
+            manual_ack=True,
+        )
+        if self.settings.username:
+            c.username_pw_set(self.settings.username, self.settings.password)
+        c.max_inflight_messages_set(1000)
+        c.max_queued_messages_set(0)
+        c.reconnect_delay_set(min_delay=1, max_delay=30)
+        return c
 
     # -- connection -------------------------------------------------------
     @property
@@ -149,6 +224,8 @@ class Bus:
         self, topic: str, payload: bytes | str, qos: int = 1, retain: bool = False
     ) -> mqtt.MQTTMessageInfo:
         """Queue a message; the return code is checked, never ignored."""
+        if self._consuming:
+            return self._publisher().publish(topic, payload, qos=qos, retain=retain)
         delay = 0.001
         while True:
             info = self._client.publish(topic, payload, qos=qos, retain=retain)
@@ -161,6 +238,13 @@ class Bus:
                 delay = min(delay * 2, 0.1)
                 continue
             raise BusError(f"publish to {topic} failed: {mqtt.error_string(info.rc)}")
+
+    def _publisher(self) -> Bus:
+        with self._pub_lock:
+            if self._pub is None:
+                self._pub = Bus(self.settings, f"{self.client_id}-pub", persistent=False,
+                                max_unacked=self.max_unacked).connect()
+            return self._pub
 
     def wait_published(self, infos: Iterable[mqtt.MQTTMessageInfo], timeout: float = 30.0) -> None:
         """Block until the broker acknowledged every message (PUBACK)."""
@@ -199,6 +283,7 @@ class Bus:
         name: str | None = None,
     ) -> None:
         """Subscribe and run ``handler`` on batches in a worker thread."""
+        self._consuming = True
         self._worker = threading.Thread(
             target=self._work,
             args=(handler, batch_max, batch_wait_s),
@@ -243,11 +328,9 @@ class Bus:
 
     def _ack(self, batch: list[Message]) -> None:
         gen = self._generation
-        for m in batch:
-            # A message from an earlier connection will be redelivered by the
-            # broker; its old packet id means nothing on this connection.
-            if m.qos > 0 and m.generation == gen:
-                self._client.ack(m.mid, m.qos)
+        # A message from an earlier connection will be redelivered by the
+        # broker; its old packet id means nothing on this connection.
+        self._client.ack_many([m.mid for m in batch if m.qos == 1 and m.generation == gen])
         self.acked += len(batch)
 
     def pending(self) -> int:
@@ -262,3 +345,5 @@ class Bus:
             self._client.disconnect()
         finally:
             self._client.loop_stop()
+            if self._pub is not None:
+                self._pub.close(timeout)
