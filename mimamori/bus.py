@@ -27,8 +27,8 @@ in large chunks instead of paho's three ``recv`` calls per packet and one
 
 from __future__ import annotations
 
+import collections
 import logging
-import queue
 import struct
 import threading
 import time
@@ -71,6 +71,50 @@ _PUBACK = 0x40
 _READ_CHUNK = 256 * 1024
 
 
+class _Inbox:
+    """Messages between paho's network thread and the handler's worker,
+    bounded by message count. The network thread hands over a whole chunk
+    (every packet of one socket read) at once; when the inbox is full it
+    waits — TCP backpressure, never a silent drop."""
+
+    def __init__(self, cap: int, stop: threading.Event) -> None:
+        self.cap = cap
+        self._stop = stop
+        self._chunks: collections.deque[list[Message]] = collections.deque()
+        self._n = 0
+        self._cv = threading.Condition(threading.Lock())
+
+    def put_many(self, msgs: list[Message]) -> None:
+        with self._cv:
+            while self._n >= self.cap and not self._stop.is_set():
+                self._cv.wait(0.5)
+            self._chunks.append(msgs)
+            self._n += len(msgs)
+            self._cv.notify_all()
+
+    def take(self, want: int, into: list[Message], timeout: float) -> None:
+        """Move up to ``want`` messages into ``into``, waiting at most
+        ``timeout`` for the first one."""
+        with self._cv:
+            if not self._chunks and timeout > 0:
+                self._cv.wait(timeout)
+            took = 0
+            while self._chunks and took < want:
+                chunk = self._chunks.popleft()
+                room = want - took
+                if len(chunk) > room:
+                    self._chunks.appendleft(chunk[room:])
+                    chunk = chunk[:room]
+                into.extend(chunk)
+                took += len(chunk)
+            if took:
+                self._n -= took
+                self._cv.notify_all()
+
+    def qsize(self) -> int:
+        return self._n
+
+
 class _Client(mqtt.Client):
     """paho's client, reading the (plain TCP) socket in large chunks.
 
@@ -82,6 +126,27 @@ class _Client(mqtt.Client):
     _rbuf: bytes = b""
     _rpos: int = 0
     _rsock: object = None
+    # Set by Bus: receives the QoS 1 messages read in one pass, as a list.
+    deliver: Callable[[list[tuple[str, bytes, int, bool, int]]], None] | None = None
+    _got: list | None = None
+
+    def _handle_publish(self) -> MQTTErrorCode:
+        """Fast path for the common QoS 1 PUBLISH without MQTT 5 properties:
+        no MQTTMessage or Properties objects, no callback per message."""
+        pkt = self._in_packet["packet"]
+        cmd = self._in_packet["command"]
+        got = self._got
+        if got is not None and cmd & 0x06 == 0x02 and self._manual_ack:
+            tlen = (pkt[0] << 8) | pkt[1]
+            p = 2 + tlen
+            if tlen and len(pkt) > p + 2 and pkt[p + 2] == 0:  # property length 0
+                try:
+                    topic = pkt[2:p].decode("utf-8")
+                except UnicodeDecodeError:
+                    return super()._handle_publish()
+                got.append((topic, pkt[p + 3:], 1, bool(cmd & 1), (pkt[p] << 8) | pkt[p + 1]))
+                return MQTTErrorCode.MQTT_ERR_SUCCESS
+        return super()._handle_publish()
 
     def _sock_recv(self, bufsize: int) -> bytes:
         sock = self._sock
@@ -105,12 +170,19 @@ class _Client(mqtt.Client):
     def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
         if self._sock is None or self._ssl:
             return super().loop_read(max_packets)
-        while True:
-            rc = self._packet_read()
-            if rc > 0:
-                return self._loop_rc_handle(rc)
-            if rc == MQTTErrorCode.MQTT_ERR_AGAIN or not self._buffered():
-                return MQTTErrorCode.MQTT_ERR_SUCCESS
+        if self.deliver is not None:
+            self._got = []
+        try:
+            while True:
+                rc = self._packet_read()
+                if rc > 0:
+                    return self._loop_rc_handle(rc)
+                if rc == MQTTErrorCode.MQTT_ERR_AGAIN or not self._buffered():
+                    return MQTTErrorCode.MQTT_ERR_SUCCESS
+        finally:
+            got, self._got = self._got, None
+            if got:
+                self.deliver(got)  # type: ignore[misc]
 
     def ack_many(self, mids: list[int]) -> None:
         """PUBACK several QoS 1 messages with one write (same bytes as
@@ -148,8 +220,8 @@ class Bus:
         self._connected = threading.Event()
         self._generation = 0
         self._subscriptions: list[str] = []
-        self._inbox: queue.Queue[Message] = queue.Queue(maxsize=self.max_unacked + 16)
         self._stop = threading.Event()
+        self._inbox = _Inbox(self.max_unacked + 16, self._stop)
         self._worker: threading.Thread | None = None
         self.last_error: str | None = None
         self.acked = 0
@@ -271,7 +343,11 @@ class Bus:
     def _on_message(self, client, userdata, msg) -> None:
         m = Message(msg.topic, msg.payload, msg.qos, msg.retain, msg.mid, self._generation)
         # Blocks paho's thread when full: TCP backpressure, never a silent drop.
-        self._inbox.put(m)
+        self._inbox.put_many([m])
+
+    def _deliver(self, got: list[tuple[str, bytes, int, bool, int]]) -> None:
+        gen = self._generation
+        self._inbox.put_many([Message(t, p, q, r, mid, gen) for t, p, q, r, mid in got])
 
     def consume(
         self,
@@ -284,6 +360,7 @@ class Bus:
     ) -> None:
         """Subscribe and run ``handler`` on batches in a worker thread."""
         self._consuming = True
+        self._client.deliver = self._deliver
         self._worker = threading.Thread(
             target=self._work,
             args=(handler, batch_max, batch_wait_s),
@@ -295,24 +372,18 @@ class Bus:
 
     def _work(self, handler: Handler, batch_max: int, batch_wait_s: float) -> None:
         backoff = 0.2
+        inbox = self._inbox
         while not self._stop.is_set():
-            try:
-                first = self._inbox.get(timeout=0.2)
-            except queue.Empty:
+            batch: list[Message] = []
+            inbox.take(batch_max, batch, 0.2)
+            if not batch:
                 continue
-            batch = [first]
             deadline = time.monotonic() + batch_wait_s
             while len(batch) < batch_max:
-                try:
-                    batch.append(self._inbox.get_nowait())
-                except queue.Empty:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        break
-                    try:
-                        batch.append(self._inbox.get(timeout=remaining))
-                    except queue.Empty:
-                        break
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                inbox.take(batch_max - len(batch), batch, remaining)
             while not self._stop.is_set():
                 try:
                     handler(batch)
