@@ -13,6 +13,9 @@ temporary state directory on free ports, then measures:
   envelope, QoS 1) → ``mimamori ingest`` (durable writer) → queryable in
   InfluxDB; CPU of those two processes divided by readings.
 * ``loss`` — PUBACKed minus landed, for both paths (must be 0).
+* ``paho_recv_cpu_us_per_msg`` / ``bus_recv_cpu_us_per_msg`` — the receive
+  cost of one QoS 1 message in a plain paho subscriber and in our Bus (the
+  before/after of the Bus's receive path).
 
 Both paths get the same pre-encoded device messages from a raw-socket
 publisher in several processes (:mod:`ingest.loadgen`), so the publisher is
@@ -113,6 +116,51 @@ def influx_raw(settings: Settings, points: int = 400_000, batch: int = 10_000,
     for c in clients + [client]:
         c.close()
     return points / dt
+
+
+# -- the bus alone: receive cost per QoS 1 message ------------------------------------
+def receive_cost(settings: Settings, n: int, publishers: int, plain_paho: bool) -> float:
+    """CPU µs per QoS 1 message for a consumer that does nothing with it:
+    our Bus (manual ack after the batch) or a plain paho client (auto ack)."""
+    import uuid
+
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from mimamori.bus import Bus
+
+    root = f"recv-{uuid.uuid4().hex[:6]}"
+    got = [0]
+    if plain_paho:
+        c = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2,
+                        client_id=f"{root}-paho")
+
+        def on_message(client, userdata, msg) -> None:
+            got[0] += 1
+
+        c.on_message = on_message
+        c.connect(settings.mqtt.host, settings.mqtt.port)
+        c.subscribe(f"{root}/#", qos=1)
+        c.loop_start()
+        close = c.loop_stop
+    else:
+        bus = Bus(settings.mqtt, f"{root}-bus").connect()
+
+        def handler(batch) -> None:
+            got[0] += len(batch)
+
+        bus.consume([f"{root}/#"], handler, batch_max=1000)
+        close = bus.close
+    time.sleep(0.5)
+    items = [(f"{root}/d{k % 100}", b'{"v": %d}' % k) for k in range(n)]
+    c0 = time.process_time()
+    loadgen.publish(settings.mqtt.host, settings.mqtt.port, items, publishers, 0.5)
+    deadline = time.time() + 120
+    while got[0] < n and time.time() < deadline:
+        time.sleep(0.01)
+    cpu = time.process_time() - c0
+    close()
+    return cpu * 1e6 / max(got[0], 1)
 
 
 # -- the naive baseline ------------------------------------------------------------
@@ -236,11 +284,13 @@ def e2e(settings: Settings, items: list[tuple[str, bytes]], root: str, devices: 
             raise RuntimeError(f"stages did not start; see {settings.state_dir}/bench-stages.log")
         time.sleep(0.2)
     time.sleep(1.0)
-    cpu0 = sum(_cpu_s(p.pid) for p in procs)
+    cpu0 = [_cpu_s(p.pid) for p in procs]
     pub = loadgen.publish(settings.mqtt.host, settings.mqtt.port, items, publishers)
     client = InfluxClient(settings.influx, database=db)
     landed, t_end = _wait_landed(client, "paddy", pub["acked"])
-    cpu1 = sum(_cpu_s(p.pid) for p in procs)
+    cpu1 = [_cpu_s(p.pid) for p in procs]
+    per = {"+".join(g): round((b - a) * 1e6 / max(landed, 1), 1)
+           for g, a, b in zip(stages, cpu0, cpu1)}
     for p in procs:
         p.terminate()
     for p in procs:
@@ -251,7 +301,8 @@ def e2e(settings: Settings, items: list[tuple[str, bytes]], root: str, devices: 
     log.close()
     client.close()
     return {"readings_per_s": landed / (t_end - pub["t0"]),
-            "cpu_us_per_reading": (cpu1 - cpu0) * 1e6 / max(landed, 1),
+            "cpu_us_per_reading": (sum(cpu1) - sum(cpu0)) * 1e6 / max(landed, 1),
+            "by_process": per,
             "loss": pub["acked"] - landed, "published": pub["acked"],
             "publish_per_s": pub["acked"] / (pub["acked_at"] - pub["t0"])}
 
@@ -269,6 +320,8 @@ def run_bench(readings: int = 150_000, devices: int = 1000, publishers: int = 3,
     mgr.up(timeout=60)
     load_before = os.getloadavg()
     try:
+        recv_paho = receive_cost(settings, 50_000, publishers, plain_paho=True)
+        recv_bus = receive_cost(settings, 50_000, publishers, plain_paho=False)
         raw = influx_raw(settings)
         nv = naive(settings, device_messages("naive", readings, devices), "naive", publishers)
         stages = [["gateway", "ingest"]] if single_process else [["gateway"], ["ingest"]]
@@ -286,6 +339,9 @@ def run_bench(readings: int = 150_000, devices: int = 1000, publishers: int = 3,
         "e2e_cpu_us_per_reading": round(ours["cpu_us_per_reading"], 1),
         "loss": ours["loss"],
         "naive_loss": nv["loss"],
+        "e2e_cpu_us_by_process": ours["by_process"],
+        "paho_recv_cpu_us_per_msg": round(recv_paho, 1),
+        "bus_recv_cpu_us_per_msg": round(recv_bus, 1),
         "readings": readings,
         "published_acked": ours["published"],
         "publish_readings_per_s": round(min(nv["publish_per_s"], ours["publish_per_s"])),

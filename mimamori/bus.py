@@ -225,6 +225,7 @@ class Bus:
         self._worker: threading.Thread | None = None
         self.last_error: str | None = None
         self.acked = 0
+        self.queue_full_waits = 0  # times publish() met paho's rc 15 and waited
         self._pub: Bus | None = None  # the publishing connection of a consuming bus
         self._pub_lock = threading.Lock()
         self._consuming = False
@@ -306,7 +307,11 @@ class Bus:
                 # callers that need durability wait for the PUBACK.
                 return info
             if info.rc == MQTTErrorCode.MQTT_ERR_QUEUE_SIZE:
-                time.sleep(delay)  # paho's queue is full: wait for PUBACKs
+                # 65,535 QoS 1 messages unacknowledged (paho's packet ids are
+                # used up): wait for PUBACKs instead of losing this one.
+                if delay == 0.001:
+                    self.queue_full_waits += 1
+                time.sleep(delay)
                 delay = min(delay * 2, 0.1)
                 continue
             raise BusError(f"publish to {topic} failed: {mqtt.error_string(info.rc)}")
