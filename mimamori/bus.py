@@ -39,6 +39,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 
 from .config import MqttSettings
 
@@ -69,6 +70,8 @@ Handler = Callable[[list[Message]], None]
 
 _PUBACK = 0x40
 _READ_CHUNK = 256 * 1024
+_PUBACK_OK = ReasonCode(PacketTypes.PUBACK)
+_NO_PROPS = Properties(PacketTypes.PUBACK)
 
 
 class _Inbox:
@@ -183,6 +186,79 @@ class _Client(mqtt.Client):
             got, self._got = self._got, None
             if got:
                 self.deliver(got)  # type: ignore[misc]
+
+    # -- publishing: O(1) per PUBACK, PUBACKs without objects, packets coalesced --
+    _queued: collections.deque | None = None
+
+    def publish(self, topic, payload=None, qos=0, retain=False, properties=None):  # type: ignore[override]
+        # paho keeps messages beyond the inflight window "queued" and, on each
+        # PUBACK, scans every unacknowledged message to find the next one
+        # (quadratic: 1,000 inflight → ~300 µs per PUBACK). Remember them in order.
+        with self._out_message_mutex:
+            info = super().publish(topic, payload, qos, retain, properties)
+            if qos > 0 and info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
+                m = self._out_messages.get(info.mid)
+                if m is not None and m.state == mqtt.mqtt_ms_queued:
+                    if self._queued is None:
+                        self._queued = collections.deque()
+                    self._queued.append(info.mid)
+        return info
+
+    def _update_inflight(self) -> MQTTErrorCode:
+        q = self._queued
+        out = self._out_messages
+        while q and self._inflight_messages < self._max_inflight_messages:
+            m = out.get(q.popleft())
+            if m is None or m.state != mqtt.mqtt_ms_queued:
+                continue
+            self._inflight_messages += 1
+            m.state = (mqtt.mqtt_ms_wait_for_puback if m.qos == 1
+                       else mqtt.mqtt_ms_wait_for_pubrec)
+            rc = self._send_publish(m.mid, m.topic.encode("utf-8"), m.payload, m.qos,
+                                    m.retain, m.dup, properties=m.properties)
+            if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                return rc
+        if self._inflight_messages < self._max_inflight_messages and \
+                len(out) > self._inflight_messages:
+            return super()._update_inflight()  # e.g. after a reconnect: paho's own scan
+        return MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    def _handle_pubackcomp(self, cmd):  # type: ignore[override]
+        pkt = self._in_packet["packet"]
+        # mid, then (MQTT 5) an optional success reason code (0 or 0x10 "no
+        # matching subscribers") and property length 0. (We set no on_publish,
+        # so the reason code object handed on is never looked at.)
+        if cmd == "PUBACK" and (len(pkt) == 2 or (len(pkt) in (3, 4) and pkt[2] < 0x80
+                                                  and not any(pkt[3:]))):
+            mid = (pkt[0] << 8) | pkt[1]
+            with self._out_message_mutex:
+                if mid in self._out_messages:
+                    return self._do_on_publish(mid, _PUBACK_OK, _NO_PROPS)
+            return MQTTErrorCode.MQTT_ERR_SUCCESS
+        return super()._handle_pubackcomp(cmd)
+
+    def _packet_write(self) -> MQTTErrorCode:
+        # One send() for a run of QoS 1 PUBLISH / PUBACK packets (paho writes
+        # each packet on its own; nothing happens after writing these kinds).
+        out = self._out_packet
+        if len(out) > 1:
+            parts = []
+            size = 0
+            while out and size < _READ_CHUNK:
+                p = out[0]
+                c = p["command"] & 0xF0
+                if p["pos"] or not ((c == 0x30 and p["qos"] > 0) or c == _PUBACK):
+                    break
+                out.popleft()
+                parts.append(p)
+                size += len(p["packet"])
+            if len(parts) > 1:
+                blob = b"".join([p["packet"] for p in parts])
+                out.appendleft({"command": _PUBACK, "mid": 0, "qos": 1, "pos": 0,
+                                "to_process": len(blob), "packet": blob, "info": None})
+            elif parts:
+                out.appendleft(parts[0])
+        return super()._packet_write()
 
     def ack_many(self, mids: list[int]) -> None:
         """PUBACK several QoS 1 messages with one write (same bytes as
