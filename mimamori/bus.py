@@ -237,7 +237,36 @@ class _Client(mqtt.Client):
             return MQTTErrorCode.MQTT_ERR_SUCCESS
         return super()._handle_pubackcomp(cmd)
 
+    _wake_pending = False
+
+    def _packet_queue(self, command, packet, mid, qos, info=None):  # type: ignore[override]
+        # paho wakes its network thread (a byte on a socket pair, one syscall
+        # and one select() round) for every packet; one pending wake-up is
+        # enough: the network thread writes every queued packet when it wakes.
+        self._out_packet.append({"command": command, "mid": mid, "qos": qos, "pos": 0,
+                                 "to_process": len(packet), "packet": packet, "info": info})
+        if self._thread is None:  # no network thread: paho's own way
+            if self._sockpairW is not None:
+                try:
+                    self._sockpairW.send(mqtt.sockpair_data)
+                except BlockingIOError:
+                    pass
+            if self._on_socket_register_write is None and self._in_callback_mutex.acquire(False):
+                self._in_callback_mutex.release()
+                return self.loop_write()
+            self._call_socket_register_write()
+            return MQTTErrorCode.MQTT_ERR_SUCCESS
+        if not self._wake_pending and self._sockpairW is not None:
+            self._wake_pending = True
+            try:
+                self._sockpairW.send(mqtt.sockpair_data)
+            except BlockingIOError:
+                pass
+        self._call_socket_register_write()
+        return MQTTErrorCode.MQTT_ERR_SUCCESS
+
     def _packet_write(self) -> MQTTErrorCode:
+        self._wake_pending = False  # before taking packets: later ones wake us again
         # One send() for a run of QoS 1 PUBLISH / PUBACK packets (paho writes
         # each packet on its own; nothing happens after writing these kinds).
         out = self._out_packet
