@@ -195,20 +195,13 @@ class NetworkServer:
                     return s, f16, ""
                 continue
             c = (last & ~0xFFFF) | f16
-            if c > last:
-                if mic_ok(data_mic(s.nwk_s_key, signed, 0, addr, c), mic):
-                    if c - last > self.max_fcnt_gap:
-                        return s, c, "fcnt_gap"
-                    return s, c, ""
-                continue
+            if c <= last:
+                c += 0x10000  # the next counter with these 16 bits: a roll-over
             if mic_ok(data_mic(s.nwk_s_key, signed, 0, addr, c), mic):
-                replayed = s
-                reason = "replay"
-                continue
-            c += 0x10000
-            if c - last <= self.max_fcnt_gap and mic_ok(data_mic(s.nwk_s_key, signed, 0, addr, c),
-                                                        mic):
-                return s, c, ""
+                return s, c, ("fcnt_gap" if c - last > self.max_fcnt_gap else "")
+            old = c - 0x10000  # the same 16 bits, already passed: a replayed frame?
+            if old >= 0 and mic_ok(data_mic(s.nwk_s_key, signed, 0, addr, old), mic):
+                replayed, reason = s, "replay"
         return replayed, 0, reason
 
     def _uplink(self, frame: DataFrame, phy: bytes, rx: list[RxInfo],

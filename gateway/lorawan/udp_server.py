@@ -29,6 +29,7 @@ from mimamori.config import Settings
 from mimamori.contracts import Reading, encode_envelope, now_ns, partition
 from mimamori.deadletter import DeadLetter
 from mimamori.registry import DeviceCache, Registry
+from mimamori.services import ServiceError
 from mimamori.topics import Topics
 
 from ..status_book import StatusBook
@@ -45,6 +46,10 @@ FRAMES = Counter("mimamori_lorawan_frames_total", "LoRaWAN frames handled, by re
                  ["result"])
 DOWNLINKS = Counter("mimamori_lorawan_downlinks_total", "Downlinks sent, by kind", ["kind"])
 TX_ACKS = Counter("mimamori_lorawan_tx_acks_total", "TX_ACK results from gateways", ["error"])
+
+
+class LorawanPortTaken(ServiceError):
+    """The UDP port for packet forwarders cannot be bound (one line for the user)."""
 
 
 @dataclass
@@ -102,7 +107,7 @@ class LorawanGateway:
         except OSError as exc:
             sock.close()
             self.bus.close()
-            raise OSError(f"cannot listen for packet forwarders on UDP {self.cfg.host}:"
+            raise LorawanPortTaken(f"cannot listen for packet forwarders on UDP {self.cfg.host}:"
                           f"{self.cfg.port} ({exc.strerror or exc}); set "
                           "MIMAMORI_LORAWAN__PORT or MIMAMORI_LORAWAN__ENABLED=false") from None
         sock.settimeout(0.2)
