@@ -54,7 +54,12 @@ def test_every_transport_reaches_the_readings_bus(platform, bus_factory):
         {"family": "paddy", "count": 2, "id_prefix": "p-lora", "transport": "lorawan",
          "profile": "paddy_json_v1", "interval_s": 600},
         {"family": "paddy", "count": 2, "id_prefix": "p-http", "transport": "http",
-         "profile": "paddy_json_v1", "interval_s": 600}])
+         "profile": "paddy_json_v1", "interval_s": 600},
+        # the compact binary profiles: LoRaWAN FPorts, and MQTT's default layout
+        {"family": "wearable", "count": 2, "id_prefix": "w-lora", "transport": "lorawan",
+         "interval_s": 600},
+        {"family": "water_main", "count": 1, "id_prefix": "m-mqttbin",
+         "transport": "mqtt_binary", "interval_s": 600}])
     runner = LiveRunner(s, sc, tick_s=0.2)
     runner.start()
     try:
@@ -87,8 +92,12 @@ def test_every_transport_reaches_the_readings_bus(platform, bus_factory):
     by_transport = {}
     for r in got:
         by_transport.setdefault(r.device_id.split("-")[1], set()).add(r.meta.get("transport"))
-        assert "water_level_cm" in r.fields
+        if r.profile.startswith("paddy"):
+            assert "water_level_cm" in r.fields
     assert by_transport["lora"] == {"lorawan"}
+    profiles = {r.device_id.split("-")[0]: r.profile for r in got}
+    assert profiles == {"p": "paddy_json_v1", "w": "wearable_v1", "m": "water_main_v1"}
+    assert any("heart_rate_bpm" in r.fields for r in got if r.profile == "wearable_v1")
     assert not dead.messages, [m.payload[:200] for m in dead.messages]
     # the devices carry their keys in the registry, encrypted
     reg = Registry(s.registry)
