@@ -114,7 +114,13 @@ def _preflight(stages: list[str]) -> None:
 
     s = settings()
     if any(st != "web" for st in stages):
-        ok, detail = mqtt_ready(s.mqtt.host, s.mqtt.port, timeout=3.0)
+        probe = s.mqtt
+        if probe.auth:  # anonymous clients are refused: probe as the operators' user
+            from .mqtt_auth import with_stage_credentials
+
+            probe = with_stage_credentials(s, "admin").mqtt
+        ok, detail = mqtt_ready(probe.host, probe.port, timeout=3.0, username=probe.username,
+                                password=probe.password)
         if not ok:
             raise Fail(f"MQTT broker at {s.mqtt.url} is unreachable ({detail}); start it with "
                        "`mimamori services up` or set MIMAMORI_MQTT__URL")

@@ -80,11 +80,16 @@ def _run_live(sc, scenario: str, devices: int | None, interval: float | None,
 
     from .live import LiveRunner, LiveSimulator
 
+    s = settings()
+    if s.mqtt.auth and not s.mqtt.username:  # the simulated fleet speaks as the operators' user
+        from mimamori.mqtt_auth import with_stage_credentials
+
+        s = with_stage_credentials(s, "admin")
     if devices is not None or interval is not None:
-        sim = LiveSimulator(settings(), devices=devices or 1000, interval_s=interval or 1,
+        sim = LiveSimulator(s, devices=devices or 1000, interval_s=interval or 1,
                             scenario=scenario, time_scale=sc.time_scale)
     else:
-        sim = LiveRunner(settings(), sc)
+        sim = LiveRunner(s, sc)
     sim.start()
     typer.echo(f"live: {len(sim.models)} devices via {', '.join(sim.transports) or 'nothing'}"
                f", ×{sim.scale:g} from {sim.scenario.start} — Ctrl-C stops")
