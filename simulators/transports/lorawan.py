@@ -16,6 +16,7 @@ so restarting the simulator is not a replay.
 from __future__ import annotations
 
 import math
+import os
 import random
 import threading
 import time
@@ -122,18 +123,38 @@ class LoraWanTransport(Transport):
             phy = self._encode_uplink(st[0], st[3], payload, st[1], st[2], fport=port or 1,
                                       confirmed=confirmed)
             st[3] += 1
-            heard = 0
+            hearing = []
             for fwd, glat, glon in self.forwarders:
                 rssi = rssi_dbm(distance_m(lat, lon, glat, glon), self.rng.gauss(0, 6.0))
-                if rssi < SENSITIVITY_DBM:
-                    continue
-                if fwd.push(phy, rssi=round(rssi), snr=round(rssi + 117.0, 1)):
-                    heard += 1
+                if rssi >= SENSITIVITY_DBM:
+                    hearing.append((fwd, fwd.rxpk(phy, rssi=round(rssi),
+                                                  snr=round(rssi + 117.0, 1))))
+            heard = self._push_together(hearing)
             self.heard_by.append(heard)
             if heard:
                 self.sent += 1
             else:
                 self.lost += 1
+
+    def _push_together(self, hearing: list) -> int:
+        """Every gateway that heard the frame forwards it at (nearly) the same
+        moment, as on air; then each waits for its PUSH_ACK. Returns how many
+        were acknowledged."""
+        from gateway.lorawan import semtech
+
+        sent = []
+        for fwd, rxpk in hearing:
+            token = int.from_bytes(os.urandom(2), "big")
+            fwd.up.sendto(semtech.push_data(token, fwd.eui, [rxpk], None), fwd.server)
+            sent.append((fwd, token))
+        acked = 0
+        for fwd, token in sent:
+            try:
+                data, _ = fwd.up.recvfrom(64)
+            except TimeoutError:
+                continue
+            acked += data[:4] == bytes((2, token >> 8, token & 0xFF, semtech.Kind.PUSH_ACK))
+        return acked
 
     def flush(self) -> None:
         pass  # every push waited for its PUSH_ACK
