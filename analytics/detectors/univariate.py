@@ -92,11 +92,11 @@ class UnivariateNovelty(Detector):
     def __init__(self, field: str = "value", dims: tuple[int, ...] = (1, 10), ref: int = 600,
                  k: int = 5, calib: int = 2000, floor: float = 1e-3, short: int = 10,
                  long: int = 2000, warmup: int = 150, alarm: float = 0.999,
-                 suppress: int = 100, sd_floor: float = 1e-3, spread: float = 0.0) -> None:
+                 suppress: int = 100, sd_floor: float = 1e-3, spread: float = 0.0, excess: float = 0.0) -> None:
         self.field, self.dims, self.ref, self.k = field, tuple(dims), ref, k
         self.calib, self.floor, self.short, self.long = calib, floor, short, long
         self.warmup, self.alarm, self.suppress = warmup, alarm, suppress
-        self.sd_floor, self.spread = sd_floor, spread
+        self.sd_floor, self.spread, self.excess = sd_floor, spread, excess
         self._z_alarm = _norm_ppf(alarm)
         self.maxdim = max(self.dims)
         self.n = 0
@@ -134,7 +134,12 @@ class UnivariateNovelty(Detector):
             if cal.n >= 30:
                 h = cal.view()
                 p = float((h < ncm).mean() + 0.5 * (h == ncm).mean())
-                s_max = max(s_max, -math.log10(max(1.0 - p, self.floor)))
+                s = -math.log10(max(1.0 - p, self.floor))
+                if self.excess:
+                    top = float(h.max())
+                    if ncm > top > 0:
+                        s += self.excess * math.log10(ncm / top)
+                s_max = max(s_max, s)
         # mean surprise over the short window, including this one
         m_now = (self.surprise.view().sum() - (self.surprise.buf[self.surprise.i]
                  if self.surprise.n == self.short else 0.0) + s_max) / min(self.surprise.n + 1,

@@ -289,5 +289,5 @@ def test_silence_alarms_after_a_gap_and_not_before():
         det.learn_one(x)
     last = stream[99][0].ts_ns
     assert det.score_at(last + 600 * NS) == 0.0
-    assert det.score_at(last + int(1.5 * 600 * NS) + 31 * NS) == 1.0
-    assert det.deadline_ns(last) == last + int((1.5 * 600 + 30) * NS)
+    assert det.score_at(last + 2 * 600 * NS) == 1.0   # within two expected intervals
+    assert last + 1.5 * 600 * NS <= det.deadline_ns(last) <= last + 2 * 600 * NS

@@ -89,6 +89,6 @@ def test_silence_is_found_by_the_clock(settings, bus_factory):
         f = Finding.decode(msgs[0].payload)
         assert (f.kind, f.state, f.device_id) == (EventKind.DEVICE_SILENT, FindingState.OPENED,
                                                   "paddy-st-9")
-        assert f.evidence["cadence_s"] == 600.0
+        assert 600 <= f.evidence["cadence_s"] <= 730  # learned from the gaps
     finally:
         stage.stop()
