@@ -34,12 +34,18 @@ from mimamori.offline import Label, read_labels, read_readings
 from .engine import Engine
 
 NS = 1_000_000_000
-WITHIN_INTERVAL = ("sos", "burst", "fall_flagged")
+# A label can only be detected from readings that carry the signal: one that
+# starts while the device is silent (dead, out of coverage), or during which
+# no reading carries its key field (a heart rate while the band is off the
+# wrist), is reported as unobservable and left out of recall.
+KEY_FIELDS = {"heart_rate_abnormal": ("heart_rate_bpm",), "spo2_low": ("spo2_pct",),
+              "sos": ("sos",), "fall": ("fall",)}
 
 
 @dataclass
 class ClassStats:
     labels: int = 0
+    unobservable: int = 0
     detected: int = 0
     detected_within_interval: int = 0
     opened: int = 0
@@ -56,7 +62,8 @@ class ClassStats:
             return round(s[min(len(s) - 1, max(0, math.ceil(p * len(s)) - 1))], 1)
         false = self.opened - self.matching
         return {
-            "labels": self.labels, "detected": self.detected,
+            "labels": self.labels, "unobservable": self.unobservable,
+            "detected": self.detected,
             "recall": round(self.detected / self.labels, 4) if self.labels else None,
             "recall_within_interval": round(self.detected_within_interval / self.labels, 4)
             if self.labels else None,
@@ -129,6 +136,7 @@ def evaluate_dir(data_dir: Path | str, holidays: list[str] | None = None,
         findings_total += len(opened)
         flagged = [r.ts_ns for r in rs if r.fields.get("fall") is True]
         dev_labels = labels_by_device.get(device_id, [])
+        silent = [(lb.start_ns, lb.end_ns) for lb in dev_labels if lb.kind.value == "device_silent"]
         for kind in {k for _, k in opened} | {lb.kind.value for lb in dev_labels}:
             kinds_of_family[family].add(kind)
         # labels: detected or not
@@ -140,6 +148,11 @@ def evaluate_dir(data_dir: Path | str, holidays: list[str] | None = None,
                 classes.append("fall_flagged")
             hits = [(i, t) for i, (t, k) in enumerate(opened) if k == lb.kind.value
                     and lb.start_ns - early_s * NS <= t <= lb.end_ns + late_s * NS]
+            used.update(i for i, _ in hits)
+            if not _observable(lb, rs, silent):
+                for c in classes:
+                    stats[c].unobservable += 1
+                continue
             for c in classes:
                 st = stats[c]
                 st.labels += 1
@@ -150,7 +163,6 @@ def evaluate_dir(data_dir: Path | str, holidays: list[str] | None = None,
                     st.delays_intervals.append(delay / interval_s)
                     if delay <= interval_s:
                         st.detected_within_interval += 1
-            used.update(i for i, _ in hits)
         for i, (t, k) in enumerate(opened):
             st = stats[k]
             st.opened += 1
@@ -168,8 +180,20 @@ def evaluate_dir(data_dir: Path | str, holidays: list[str] | None = None,
             "classes": {k: stats[k].as_dict() for k in sorted(stats)}}
 
 
+def _observable(lb: Label, rs: list[Reading], silent: list[tuple[int, int]]) -> bool:
+    if lb.kind.value == "device_silent":
+        return True
+    if any(a <= lb.start_ns <= b for a, b in silent):
+        return False
+    keys = KEY_FIELDS.get(lb.kind.value)
+    if keys is None:
+        return True
+    return any(lb.start_ns <= r.ts_ns <= lb.end_ns and any(k in r.fields for k in keys)
+               for r in rs)
+
+
 def table(report: dict[str, Any]) -> str:
-    head = (f"{'class':<24}{'labels':>7}{'recall':>8}{'in 1 int':>9}{'precision':>10}"
+    head = (f"{'class':<24}{'labels':>7}{'unobs':>6}{'recall':>8}{'in 1 int':>9}{'precision':>10}"
             f"{'false/100dd':>12}{'delay med':>10}{'p95':>9}")
     lines = [f"scenario {report.get('scenario')} seed {report.get('seed')}: "
              f"{report['devices']} devices, {report['device_days']} device-days, "
@@ -178,7 +202,7 @@ def table(report: dict[str, Any]) -> str:
     def f(v: Any, fmt: str) -> str:
         return "-" if v is None else format(v, fmt)
     for k, c in report["classes"].items():
-        lines.append(f"{k:<24}{c['labels']:>7}{f(c['recall'], '.3f'):>8}"
+        lines.append(f"{k:<24}{c['labels']:>7}{c['unobservable']:>6}{f(c['recall'], '.3f'):>8}"
                      f"{f(c['recall_within_interval'], '.3f'):>9}{f(c['precision'], '.3f'):>10}"
                      f"{f(c['false_per_100_device_days'], '.2f'):>12}"
                      f"{_dur(c['delay_median_s']):>10}{_dur(c['delay_p95_s']):>9}")
