@@ -38,6 +38,7 @@ from .detectors import (
     RateDetector,
     SilenceDetector,
     StuckDetector,
+    SuddenDropDetector,
     TransientDetector,
     UnusualDwellDetector,
     WanderingDetector,
@@ -160,12 +161,11 @@ BUILDERS: dict[str, Callable[[str, dict[str, Any], int], list[tuple[str, Factory
         "low", low_hours=float(p.get("low_hours", 15.0)))),
     "overflow": lambda f, p, i: _one("water_high", lambda: WaterBandDetector(
         "high", high_margin_cm=float(p.get("margin_cm", 1.5)),
-        high_hours=float(p.get("hours", 6.0)))),
-    "sudden_drop": lambda f, p, i: _one("sudden_drop", lambda: RateDetector(
+        high_hours=float(p.get("hours", 10.0)))),
+    "sudden_drop": lambda f, p, i: _one("sudden_drop", lambda: SuddenDropDetector(
         "water_level_cm", max_drop_per_h=float(p.get("rate_mm_per_h", 5.0)) / 10,
         window_s=7200, min_points=max(4, 5400 // i),
-        min_duration=max(1, min(3, math.ceil(float(p.get("min_duration_h", 0.5)) * 3600 / i))),
-        kind=EventKind.SUDDEN_DROP)),
+        min_duration=max(1, min(3, math.ceil(float(p.get("min_duration_h", 0.5)) * 3600 / i))))),
     "heat": lambda f, p, i: _one("heat_risk", lambda: HeatRiskDetector(
         mean_c=float(p.get("water_mean_c", 30.0)), days=int(p.get("days", 3)))),
     # the burst detector learns the node's pressure-flow curve; profile keys

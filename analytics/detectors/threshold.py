@@ -30,7 +30,7 @@ class Thresholded:
                  protect_baseline: bool | None = None) -> None:
         self.det = det
         self.alarm = det.alarm if alarm is None else alarm
-        self.clear_at = self.alarm if clear_at is None else clear_at
+        self.clear_at = min(self.alarm, det.clear_at) if clear_at is None else clear_at
         self.min_duration = det.min_duration if min_duration is None else min_duration
         self.clear_after = max(1, clear_after)
         self.protect = det.protect_baseline if protect_baseline is None else protect_baseline
