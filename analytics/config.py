@@ -35,7 +35,6 @@ from .detectors import (
     NotWornDetector,
     OffRouteDetector,
     RangeDetector,
-    RateDetector,
     SilenceDetector,
     StuckDetector,
     SuddenDropDetector,

@@ -195,9 +195,10 @@ def _observable(lb: Label, rs: list[Reading], silent: list[tuple[int, int]]) -> 
 def table(report: dict[str, Any]) -> str:
     head = (f"{'class':<24}{'labels':>7}{'unobs':>6}{'recall':>8}{'in 1 int':>9}{'precision':>10}"
             f"{'false/100dd':>12}{'delay med':>10}{'p95':>9}")
-    lines = [f"scenario {report.get('scenario')} seed {report.get('seed')}: "
+    title = (f"scenario {report.get('scenario')} seed {report.get('seed')}: "
              f"{report['devices']} devices, {report['device_days']} device-days, "
-             f"{report['readings']} readings", head]
+             f"{report['readings']} readings")
+    lines = [title, head]
 
     def f(v: Any, fmt: str) -> str:
         return "-" if v is None else format(v, fmt)

@@ -22,8 +22,20 @@ from .base import Detector, Sample
 
 
 class Thresholded:
-    __slots__ = ("det", "alarm", "clear_at", "min_duration", "clear_after", "protect",
-                 "active", "hot_run", "cool_run", "last_score", "opened_ns", "peak")
+    __slots__ = (
+        "active",
+        "alarm",
+        "clear_after",
+        "clear_at",
+        "cool_run",
+        "det",
+        "hot_run",
+        "last_score",
+        "min_duration",
+        "opened_ns",
+        "peak",
+        "protect",
+    )
 
     def __init__(self, det: Detector, alarm: float | None = None, clear_at: float | None = None,
                  min_duration: int | None = None, clear_after: int = 1,

@@ -89,14 +89,17 @@ class UnivariateNovelty(Detector):
     name = "univariate"
     alarm = 0.999
 
-    def __init__(self, field: str = "value", dims: tuple[int, ...] = (1, 10), ref: int = 600,
-                 k: int = 5, calib: int = 2000, floor: float = 1e-3, short: int = 10,
+    def __init__(self, field: str = "value", dims: tuple[int, ...] = (1, 10), ref: int = 1200,
+                 k: int = 3, calib: int = 2000, floor: float = 1e-3, short: int = 10,
                  long: int = 2000, warmup: int = 150, alarm: float = 0.999,
-                 suppress: int = 100, sd_floor: float = 1e-3, spread: float = 0.0, excess: float = 0.0) -> None:
+                 suppress: int = 100, sd_floor: float = 1e-3, spread: float = 0.0,
+                 excess: float = 3.0,
+                 record: float = 0.0, rec_factor: float = 1.0) -> None:
         self.field, self.dims, self.ref, self.k = field, tuple(dims), ref, k
         self.calib, self.floor, self.short, self.long = calib, floor, short, long
         self.warmup, self.alarm, self.suppress = warmup, alarm, suppress
         self.sd_floor, self.spread, self.excess = sd_floor, spread, excess
+        self.record, self.rec_factor, self.zmax = record, rec_factor, 0.0
         self._z_alarm = _norm_ppf(alarm)
         self.maxdim = max(self.dims)
         self.n = 0
@@ -145,6 +148,7 @@ class UnivariateNovelty(Detector):
                  if self.surprise.n == self.short else 0.0) + s_max) / min(self.surprise.n + 1,
                                                                           self.short)
         score = 0.0
+        z = None
         if self.n >= self.warmup and self.means.n >= 30:
             k = self.means.n
             mu = self.means_sum / k
@@ -155,10 +159,12 @@ class UnivariateNovelty(Detector):
                 # above the alarm level keep the strength of the evidence visible
                 score = self.alarm + (1.0 - self.alarm) * (
                     1.0 - math.exp(-(z - self._z_alarm) / self.spread))
+        if self.record and z is not None and z < self.rec_factor * self.zmax:
+            score = min(score, 0.5)   # not as unusual as what this series already did
         raw_score = score
         if self.since_alarm < self.suppress:
             score = min(score, 0.5)
-        out = (score, ncms, s_max, m_now, raw_score)
+        out = (score, ncms, s_max, m_now, raw_score, z)
         self._cache = (v, out)
         return out
 
@@ -178,7 +184,9 @@ class UnivariateNovelty(Detector):
             self._learn(v)
 
     def _learn(self, v: float) -> None:
-        score, ncms, s_max, m_now, raw_score = self._compute(v)
+        _score, ncms, s_max, m_now, raw_score, z = self._compute(v)
+        if self.record and z is not None:
+            self.zmax = max(self.zmax * self.record, z)
         self._cache = None
         for d, ncm in ncms.items():
             self.cal[d].push(ncm)
@@ -215,7 +223,7 @@ class UnivariateNovelty(Detector):
             "vmax": self.vmax if math.isfinite(self.vmax) else None,
             "recent": self.recent.state(), "surprise": self.surprise.state(),
             "means": self.means.state(), "means_sum": self.means_sum,
-            "means_sq": self.means_sq, "since_alarm": self.since_alarm,
+            "means_sq": self.means_sq, "since_alarm": self.since_alarm, "zmax": self.zmax,
             "points": {str(d): r.state() for d, r in self.points.items()},
             "cal": {str(d): r.state() for d, r in self.cal.items()},
         }
@@ -229,6 +237,7 @@ class UnivariateNovelty(Detector):
         self.means.load(s["means"])
         self.means_sum, self.means_sq = float(s["means_sum"]), float(s["means_sq"])
         self.since_alarm = int(s["since_alarm"])
+        self.zmax = float(s.get("zmax", 0.0))
         for d in self.dims:
             self.points[d].load(s["points"][str(d)])
             self.cal[d].load(s["cal"][str(d)])
