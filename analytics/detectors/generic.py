@@ -269,7 +269,7 @@ class SilenceDetector(Detector):
 
     name = "silence"
     kind = EventKind.DEVICE_SILENT
-    STATE = ("last_ns", "hist", "seen")
+    STATE = ("last_ns", "hist", "seen", "weight")
     BINS = 48
     LO, HI = 10.0, 86400.0
 
@@ -281,6 +281,7 @@ class SilenceDetector(Detector):
             1.0 - 1.0 / memory, min_gaps
         self.last_ns = 0
         self.hist = [0.0] * self.BINS
+        self.weight = 1.0
         self.seen = 0
         self._ratio = math.log(self.HI / self.LO) / self.BINS
         self._cad: float | None = None
@@ -320,11 +321,12 @@ class SilenceDetector(Detector):
     def learn_one(self, x: Sample) -> None:
         if self.last_ns and x.ts_ns > self.last_ns:
             gap = (x.ts_ns - self.last_ns) / NS
-            h = self.hist
-            d = self.decay
-            for i in range(self.BINS):
-                h[i] *= d
-            h[self._bin(gap)] += 1.0
+            # decay without touching every bin: later gaps weigh more instead
+            self.weight /= self.decay
+            if self.weight > 1e12:
+                self.hist = [c / self.weight for c in self.hist]
+                self.weight = 1.0
+            self.hist[self._bin(gap)] += self.weight
             self.seen += 1
             self._cad = None
         self.last_ns = max(self.last_ns, x.ts_ns)
