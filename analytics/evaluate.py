@@ -9,11 +9,12 @@ Each device is replayed alone, in time order, through a fresh
 (``devices.json`` params; the school calendar from the scenario) as its
 settings — the same code the stage runs, accelerated.
 
-Matching: an *opened* finding of kind K on device D detects the labels of
-kind K on D that are active at its time (start − ``early_s`` … end +
-``late_s``). Recall = detected labels / labels; precision = matching
-opened findings / opened findings; a false alert is an opened finding that
-matches no label. Delay = first matching finding − label start (≥ 0).
+Matching: a finding of kind K on device D, from opened to cleared,
+detects the labels of kind K on D it overlaps (label start − ``early_s`` …
+end + ``late_s``). Recall = detected labels / labels; precision = opened
+findings that overlap a label / opened findings; a false alert is an opened
+finding that overlaps no label. Delay = the first overlapping finding's
+opening (or the label start, if it was already open) − label start.
 ``fall_flagged`` is the subset of fall labels whose device sent its fall
 flag; ``*_within_interval`` is recall counting only detections within one
 reporting interval of the start.
@@ -124,31 +125,41 @@ def evaluate_dir(data_dir: Path | str, holidays: list[str] | None = None,
         family_days[family] += (end_ns - start_ns) / NS / 86400
         ctx = device_ctx(info, holidays or [])
         eng = Engine(profiles, lambda _d, _s, ctx=ctx: ctx)
-        opened: list[tuple[int, str]] = []
-        for r in rs:
-            for f in eng.process(r):
+        # findings as intervals: [opened, cleared] per kind
+        spans: list[list] = []   # [kind, open_ns, clear_ns]
+        open_at: dict[str, int] = {}
+
+        def note(fs) -> None:
+            for f in fs:
+                k = f.kind.value
                 if f.state is FindingState.OPENED:
-                    opened.append((f.ts_ns, f.kind.value))
-        for f in eng.advance(end_ns):
-            if f.state is FindingState.OPENED:
-                opened.append((f.ts_ns, f.kind.value))
+                    open_at[k] = len(spans)
+                    spans.append([k, f.ts_ns, end_ns])
+                elif f.state is FindingState.CLEARED and k in open_at:
+                    spans[open_at.pop(k)][2] = f.ts_ns
+        for r in rs:
+            note(eng.process(r))
+        note(eng.advance(end_ns))
+        opened = [(t0, k) for k, t0, _ in spans]
         readings_total += len(rs)
         findings_total += len(opened)
         flagged = [r.ts_ns for r in rs if r.fields.get("fall") is True]
         dev_labels = labels_by_device.get(device_id, [])
-        silent = [(lb.start_ns, lb.end_ns) for lb in dev_labels if lb.kind.value == "device_silent"]
+        silent = [(lb.start_ns, lb.end_ns) for lb in dev_labels
+                  if lb.kind.value == "device_silent"]
         for kind in {k for _, k in opened} | {lb.kind.value for lb in dev_labels}:
             kinds_of_family[family].add(kind)
-        # labels: detected or not
+        # a label is detected by a finding of its kind open at some time during it
         used: set[int] = set()
         for lb in dev_labels:
             classes = [lb.kind.value]
             if lb.kind.value == "fall" and any(lb.start_ns <= t <= lb.start_ns + 60 * NS
                                                for t in flagged):
                 classes.append("fall_flagged")
-            hits = [(i, t) for i, (t, k) in enumerate(opened) if k == lb.kind.value
-                    and lb.start_ns - early_s * NS <= t <= lb.end_ns + late_s * NS]
-            used.update(i for i, _ in hits)
+            hits = sorted((max(t0, lb.start_ns), i) for i, (k, t0, t1) in enumerate(spans)
+                          if k == lb.kind.value and t0 <= lb.end_ns + late_s * NS
+                          and t1 >= lb.start_ns - early_s * NS)
+            used.update(i for _, i in hits)
             if not _observable(lb, rs, silent):
                 for c in classes:
                     stats[c].unobservable += 1
@@ -158,7 +169,7 @@ def evaluate_dir(data_dir: Path | str, holidays: list[str] | None = None,
                 st.labels += 1
                 if hits:
                     st.detected += 1
-                    delay = max(0.0, (hits[0][1] - lb.start_ns) / NS)
+                    delay = max(0.0, (hits[0][0] - lb.start_ns) / NS)
                     st.delays_s.append(delay)
                     st.delays_intervals.append(delay / interval_s)
                     if delay <= interval_s:
@@ -185,6 +196,9 @@ def _observable(lb: Label, rs: list[Reading], silent: list[tuple[int, int]]) -> 
         return True
     if any(a <= lb.start_ns <= b for a, b in silent):
         return False
+    if lb.kind.value == "fall":  # only a band on the wrist can sense its wearer fall
+        return any(lb.start_ns - 60 * NS <= r.ts_ns <= lb.end_ns and r.fields.get("worn") is True
+                   for r in rs)
     keys = KEY_FIELDS.get(lb.kind.value)
     if keys is None:
         return True

@@ -49,8 +49,8 @@ class BurstDetector(Detector):
     name = "burst"
     kind = EventKind.BURST
     severity = Severity.CRITICAL
-    STATE = ("mean_flow", "n", "prev_flow", "fit", "resid_ew", "slot_flow", "slot_n",
-             "in_burst", "burst_base", "burst_since")
+    STATE = ("mean_flow", "n", "prev_flow", "prev_p", "p_repeats", "fit", "resid_ew",
+             "slot_flow", "slot_n", "in_burst", "burst_base", "burst_since")
 
     def __init__(self, flow_step: float = 0.2, pressure_drop: float = 0.015,
                  resid_flow: float = 0.25, slots: int = 48, alpha: float = 0.1,
@@ -66,6 +66,8 @@ class BurstDetector(Detector):
         self.prev_flow: float | None = None
         self.fit = [0.0, 0.0, 0.0, 0.0]  # EW means of z, p, z², z·p (z = Q^1.852)
         self.resid_ew = 0.0  # recent residual level: follows valve changes, sensor drift
+        self.prev_p: float | None = None
+        self.p_repeats = 0   # a frozen pressure sensor says nothing about bursts
         self.slot_flow = [0.0] * slots
         self.slot_n = [0] * slots
         self.in_burst = False
@@ -90,6 +92,8 @@ class BurstDetector(Detector):
         return p - (mp + c * (self._z(q) - mz)) - self.resid_ew
 
     def _onset(self, q: float, p: float, ts_ns: int) -> bool:
+        if p == self.prev_p and self.p_repeats >= 2:
+            return False
         r = self.residual(q, p)
         if r is None or r > -self.pressure_drop or self.prev_flow is None:
             return False
@@ -141,7 +145,8 @@ class BurstDetector(Detector):
             self.slot_flow[s] += c * (q - self.slot_flow[s])
             self.slot_n[s] += 1
             self.n += 1
-        self.prev_flow = q
+        self.p_repeats = self.p_repeats + 1 if p == self.prev_p else 0
+        self.prev_flow, self.prev_p = q, p
 
     def evidence(self, x: Sample | None = None) -> dict[str, Any]:
         ev: dict[str, Any] = {"mean_flow_m3h": round(self.mean_flow, 2)}
