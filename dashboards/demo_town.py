@@ -177,7 +177,7 @@ def add_alerts(store: Any, now_ns: int) -> list[Any]:
     out = []
     for i, (dev, kind, sev, site, person, ev) in enumerate(DEMO_ALERTS):
         f = Finding(dev, kind, sev, FindingState.OPENED, now_ns - (i + 1) * 20 * 60 * 10**9,
-                    site, ev)
+                    site, evidence=ev)
         ch = store.apply_finding(f, subject_person=person)
         out.append(getattr(ch, "alert", ch))
     return out
