@@ -146,6 +146,7 @@ def history_lines(now_ns: int, days: int = 7, seed: int = 7) -> list[str]:
                             {"heart_rate_bpm": round(68 + rng.gauss(0, 4), 1),
                              "spo2_pct": round(97 + rng.gauss(0, 0.8), 1),
                              "steps": rng.randint(0, 120), "worn": person_ok,
+                             "fall": dev == "wear-001" and i == 24 * 6 - 2, "sos": False,
                              "battery_pct": round(battery - i * 0.02, 1)}, ts))
         out.append(line("location", tags(dev, site, "wearable_v1"),
                         {"lat": 34.4863, "lon": 136.6284, "gps_accuracy_m": 8.0}, now_ns - step))
