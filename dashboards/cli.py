@@ -53,9 +53,11 @@ def users_add(
     """Add a web account linked to a registry person."""
     from mimamori.registry import Registry
 
-    from .accounts import AccountError
+    from .accounts import ROLES, AccountError
 
     s = _settings()
+    if role not in ROLES:
+        raise _fail(f"unknown role {role!r}; one of {', '.join(ROLES)}")
     if person and Registry(s.registry).get_person(person) is None:
         raise _fail(f"person {person} is not in the registry; add it with `mimamori people add`")
     if role != "admin" and not person:

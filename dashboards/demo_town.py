@@ -44,9 +44,9 @@ def build_registry(reg: Registry) -> None:
         ("home-sato", "household", "佐藤さん宅", 34.4791, 136.6402, {}),
         ("home-suzuki", "household", "鈴木さん宅", 34.4870, 136.6250, {}),
         ("school-tamaru", "school", "田丸小学校", 34.4889, 136.6335, {}),
-        ("field-001", "field", "東の田 (1号)", 34.4755, 136.6452,
+        ("field-higashi", "field", "東の田 (1号)", 34.4755, 136.6452,
          {"crop_calendar": WINTER_CALENDAR}),
-        ("field-002", "field", "川沿いの田 (2号)", 34.4738, 136.6478,
+        ("field-kawazoi", "field", "川沿いの田 (2号)", 34.4738, 136.6478,
          {"crop_calendar": WINTER_CALENDAR}),
         ("district-tamaru", "pipe_district", "田丸配水区", 34.4885, 136.6340, {}),
         ("district-east", "pipe_district", "東部配水区", 34.4800, 136.6520, {}),
@@ -72,15 +72,15 @@ def build_registry(reg: Registry) -> None:
     reg.relate("tanaka-hanako", "family_member_of", "person", "tanaka-kazuko")
     reg.relate("sato-jiro", "family_member_of", "person", "sato-ichiro")
     reg.relate("suzuki-mai", "guardian_of", "person", "suzuki-ren")
-    reg.relate("yamada-taro", "farmer_of", "site", "field-001")
-    reg.relate("yamada-taro", "farmer_of", "site", "field-002")
+    reg.relate("yamada-taro", "farmer_of", "site", "field-higashi")
+    reg.relate("yamada-taro", "farmer_of", "site", "field-kawazoi")
     reg.relate("suido-staff", "on_call_for", "site", "district-east")
     devices = [
         ("wear-001", "wearable_v1", "home-tanaka", "和子さんの腕時計", "tanaka-kazuko"),
         ("wear-002", "wearable_v1", "home-sato", "一郎さんの腕時計", "sato-ichiro"),
         ("tag-001", "child_tag_v1", "home-suzuki", "蓮くんのタグ", "suzuki-ren"),
-        ("paddy-001", "paddy_json_v1", "field-001", "1号田 水位計", None),
-        ("paddy-002", "paddy_json_v1", "field-002", "2号田 水位計", None),
+        ("paddy-001", "paddy_json_v1", "field-higashi", "1号田 水位計", None),
+        ("paddy-002", "paddy_json_v1", "field-kawazoi", "2号田 水位計", None),
         ("wm-tamaru", "water_main_v1", "district-tamaru", "田丸 配水管モニター", None),
         ("wm-east", "water_main_v1", "district-east", "東部 配水管モニター", None),
         ("wm-west", "water_main_v1", "district-west", "西部 配水管モニター", None),
@@ -105,9 +105,9 @@ def history_lines(now_ns: int, days: int = 7, seed: int = 7) -> list[str]:
     def tags(dev: str, site: str, profile: str) -> dict[str, str]:
         return {"device_id": dev, "site": site, "profile": profile}
 
-    # paddy: hourly, slowly falling then refilled; field-002 drifts low (leaky levee)
-    for dev, site, base, loss in (("paddy-001", "field-001", 4.5, 0.04),
-                                  ("paddy-002", "field-002", 3.2, 0.09)):
+    # paddy: hourly, slowly falling then refilled; field-kawazoi drifts low (leaky levee)
+    for dev, site, base, loss in (("paddy-001", "field-higashi", 4.5, 0.04),
+                                  ("paddy-002", "field-kawazoi", 3.2, 0.09)):
         level = base
         for i in range(days * 24 + 1):
             ts = start + i * H
@@ -167,7 +167,7 @@ DEMO_ALERTS: list[tuple[str, EventKind, Severity, str, str | None, dict[str, Any
      {"fall_confidence": 0.91}),
     ("wear-002", EventKind.LOW_BATTERY, Severity.WARNING, "home-sato", "sato-ichiro",
      {"battery_pct": 12}),
-    ("paddy-002", EventKind.WATER_LOW, Severity.WARNING, "field-002", None,
+    ("paddy-002", EventKind.WATER_LOW, Severity.WARNING, "field-kawazoi", None,
      {"water_level_cm": 1.1, "band": [2, 6]}),
     ("wm-east", EventKind.LEAK, Severity.WARNING, "district-east", None,
      {"night_flow_rise_m3h": 4.9}),

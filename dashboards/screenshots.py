@@ -13,7 +13,7 @@ from mimamori.config import Settings
 SHOTS = [  # (file, user, path)
     ("family.png", "hanako", "/family"),
     ("person-child.png", "mai", "/people/suzuki-ren"),
-    ("farmer.png", "taro", "/fields/field-001"),
+    ("farmer.png", "taro", "/fields/field-higashi"),
     ("public-works.png", "suido", "/public-works"),
     ("district.png", "suido", "/districts/district-east"),
 ]
@@ -24,10 +24,12 @@ class ScreenshotError(Exception):
 
 
 def take(settings: Settings, directory: Path, *, url: str | None = None, lang: str = "ja",
-         width: int = 420) -> list[Path]:
+         width: int = 420, browser=None) -> list[Path]:
+    """Log in as each demo user and save a full-page PNG; ``browser`` may be a
+    Playwright browser already running (the tests share theirs)."""
     from .accounts import Accounts
     from .browser import chromium_path, launch
-    from .demo_town import DEMO_PASSWORD, seed
+    from .demo_town import seed
 
     base = (url or settings.web.url).rstrip("/")
     try:
@@ -47,26 +49,36 @@ def take(settings: Settings, directory: Path, *, url: str | None = None, lang: s
         seed(settings)
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    out = []
+    if browser is not None:
+        return _shoot(browser, base, directory, lang, width)
     with sync_playwright() as p:
-        browser = launch(p)
+        own = launch(p)
         try:
-            for name, user, path in SHOTS:
-                ctx = browser.new_context(base_url=base, viewport={"width": width, "height": 800},
-                                          device_scale_factor=1, locale="ja-JP")
-                page = ctx.new_page()
-                page.goto("/login")
-                page.fill("#username", user)
-                page.fill("#password", DEMO_PASSWORD)
-                page.click("button[type=submit]")
-                page.wait_for_load_state()
-                page.goto(f"{path}?lang={lang}")
-                if "/login" in page.url:
-                    raise ScreenshotError(f"could not log in as {user} at {base}")
-                target = directory / name
-                page.screenshot(path=str(target), full_page=True)
-                out.append(target)
-                ctx.close()
+            return _shoot(own, base, directory, lang, width)
         finally:
-            browser.close()
+            own.close()
+
+
+def _shoot(browser, base: str, directory: Path, lang: str, width: int) -> list[Path]:
+    from .demo_town import DEMO_PASSWORD
+
+    out = []
+    for name, user, path in SHOTS:
+        ctx = browser.new_context(base_url=base, viewport={"width": width, "height": 800},
+                                  device_scale_factor=1, locale="ja-JP")
+        try:
+            page = ctx.new_page()
+            page.goto("/login")
+            page.fill("#username", user)
+            page.fill("#password", DEMO_PASSWORD)
+            page.click("button[type=submit]")
+            page.wait_for_load_state()
+            page.goto(f"{path}?lang={lang}")
+            if "/login" in page.url:
+                raise ScreenshotError(f"could not log in as {user} at {base}")
+            target = directory / name
+            page.screenshot(path=str(target), full_page=True)
+            out.append(target)
+        finally:
+            ctx.close()
     return out
