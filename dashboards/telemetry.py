@@ -104,4 +104,4 @@ class Telemetry:
         return {f: [(r["time"], r[f]) for r in rows if r.get(f) is not None] for f in fields}
 
 
-__all__ = ["Telemetry", "InfluxUnavailable", "family_of", "choose_resolution"]
+__all__ = ["InfluxUnavailable", "Telemetry", "choose_resolution", "family_of"]

@@ -22,33 +22,31 @@ FOLDER_UID = "mimamori"
 FOLDER_TITLE = "見守り (mimamori)"
 DS = {"type": "influxdb", "uid": DATASOURCE_UID}
 
-# family → (title, [(panel title, unit, select, extra WHERE or "", group-by or None)])
+# family → (title, [(panel title, unit, select, extra WHERE or "")])
 # `select` is the inner expression; the device variable and $timeFilter are added.
-PANELS: dict[str, tuple[str, list[tuple[str, str, str, str, str | None]]]] = {
+PANELS: dict[str, tuple[str, list[tuple[str, str, str, str]]]] = {
     "wearable": ("見守り — 腕時計 (wearable)", [
-        ("心拍数 heart rate (bpm)", "none", 'mean("heart_rate_bpm")', "", None),
-        ("血中酸素 SpO2 (%)", "percent", 'min("spo2_pct")', "", None),
-        ("歩数 steps", "none", 'sum("steps")', "", None),
-        ("転倒・SOS falls and SOS", "none", 'count("fall")', '("fall" = true OR "sos" = true)',
-         None),
-        ("電池 battery (%)", "percent", 'last("battery_pct")', "", None),
+        ("心拍数 heart rate (bpm)", "none", 'mean("heart_rate_bpm")', ""),
+        ("血中酸素 SpO2 (%)", "percent", 'min("spo2_pct")', ""),
+        ("歩数 steps", "none", 'sum("steps")', ""),
+        ("転倒・SOS falls and SOS", "none", 'count("fall")', '("fall" = true OR "sos" = true)'),
+        ("電池 battery (%)", "percent", 'last("battery_pct")', ""),
     ]),
     "child_tag": ("見守り — 子ども見守りタグ (child tag)", [
-        ("受信回数 uplinks", "none", 'count("battery_pct")', "", None),
-        ("SOS", "none", 'count("sos")', "", None),
-        ("電池 battery (%)", "percent", 'last("battery_pct")', "", None),
+        ("受信回数 uplinks", "none", 'count("battery_pct")', ""),
+        ("SOS", "none", 'count("sos")', ""),
+        ("電池 battery (%)", "percent", 'last("battery_pct")', ""),
     ]),
     "paddy": ("見守り — 水田 (paddy fields)", [
-        ("水位 water level (cm)", "none", 'mean("water_level_cm")', "",
-         None),
-        ("水温 water temperature (°C)", "celsius", 'mean("water_temp_c")', "", None),
-        ("電池 battery (%)", "percent", 'last("battery_pct")', "", None),
+        ("水位 water level (cm)", "none", 'mean("water_level_cm")', ""),
+        ("水温 water temperature (°C)", "celsius", 'mean("water_temp_c")', ""),
+        ("電池 battery (%)", "percent", 'last("battery_pct")', ""),
     ]),
     "water_main": ("見守り — 配水管 (water mains)", [
-        ("水圧 pressure (MPa)", "none", 'mean("pressure_mpa")', "", None),
-        ("流量 flow (m³/h)", "none", 'mean("flow_m3h")', "", None),
-        ("日最小流量 daily minimum flow (m³/h)", "none", "MNF", "", None),
-        ("電池 battery (%)", "percent", 'last("battery_pct")', "", None),
+        ("水圧 pressure (MPa)", "none", 'mean("pressure_mpa")', ""),
+        ("流量 flow (m³/h)", "none", 'mean("flow_m3h")', ""),
+        ("日最小流量 daily minimum flow (m³/h)", "none", "MNF", ""),
+        ("電池 battery (%)", "percent", 'last("battery_pct")', ""),
     ]),
 }
 FAMILIES = tuple(PANELS)
@@ -70,7 +68,7 @@ def _query(measurement: str, select: str, extra: str) -> str:
 def dashboard(family: str) -> dict[str, Any]:
     title, panels = PANELS[family]
     out_panels = []
-    for i, (ptitle, unit, select, extra, _) in enumerate(panels):
+    for i, (ptitle, unit, select, extra) in enumerate(panels):
         out_panels.append({
             "id": i + 1, "type": "timeseries", "title": ptitle, "datasource": DS,
             "gridPos": {"h": 8, "w": 12, "x": (i % 2) * 12, "y": (i // 2) * 8},

@@ -94,7 +94,6 @@ def push(url: str, token: str, influx: InfluxSettings, timeout: float = 10.0) ->
         GrafanaException,
         GrafanaUnauthorizedError,
     )
-
     from niquests.exceptions import RequestException
 
     api = GrafanaApi.from_url(url, credential=token, timeout=timeout)

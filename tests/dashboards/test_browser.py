@@ -11,11 +11,10 @@ import uuid
 import pytest
 
 from dashboards.accounts import Accounts
+from dashboards.browser import WCAG, chromium_path, launch
 from dashboards.demo_town import DEMO_PASSWORD, seed
 from dashboards.server import WebServer
 from mimamori.services import free_port
-
-from dashboards.browser import WCAG, chromium_path, launch
 
 pytestmark = pytest.mark.skipif(chromium_path() is None,
                                 reason="Debian chromium missing: run `make setup`")

@@ -11,7 +11,7 @@ import yaml
 
 from dashboards.demo_town import build_registry, history_lines
 from dashboards.grafana.model import all_dashboards, queries, render_query
-from dashboards.grafana.provision import GrafanaPushError, export, provisioning_files, push
+from dashboards.grafana.provision import GrafanaPushError, provisioning_files, push
 from mimamori.registry import Registry
 
 from .grafana_standin import GrafanaStandIn
@@ -60,9 +60,8 @@ def test_push_creates_then_updates(services):
 def test_push_errors_are_one_plain_line(services):
     from mimamori.services import free_port
 
-    with GrafanaStandIn() as g:
-        with pytest.raises(GrafanaPushError, match="refused the token"):
-            push(g.url, "wrong", services.influx)
+    with GrafanaStandIn() as g, pytest.raises(GrafanaPushError, match="refused the token"):
+        push(g.url, "wrong", services.influx)
     with pytest.raises(GrafanaPushError, match="unreachable"):
         push(f"http://127.0.0.1:{free_port()}", "t", services.influx, timeout=3)
 
@@ -86,9 +85,8 @@ def test_cli_push_and_export(services, tmp_path):
 def test_committed_provisioning_file_matches_the_code():
     from pathlib import Path
 
-    from mimamori.config import InfluxSettings
-
     import dashboards.grafana
+    from mimamori.config import InfluxSettings
 
     here = Path(dashboards.grafana.__file__).parent
     files = provisioning_files(InfluxSettings(), "/var/lib/grafana/dashboards/mimamori")
