@@ -1,103 +1,149 @@
 """The analytics stage: readings bus → findings bus.
 
-Per device it keeps one detector per configured field; findings travel on
-the device's partition, opened and later cleared.
+Consumes ``readings/{partition}`` (QoS 1, persistent session; by default all
+partitions, or the ``partitions`` given — run one stage per partition group
+to spread devices over workers: a device's readings always travel on the
+same partition). Findings are published durably on the device's
+``findings/{partition}`` before the readings batch is acknowledged.
+Time-driven checks (silence, late arrival) run on a clock. The detectors'
+state is checkpointed to ``{state_dir}/analytics/{client_id}.json`` every
+``checkpoint_s`` seconds and on stop, and restored on start.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import threading
+import time
+from pathlib import Path
 
-from device_profiles import Profile, load_profiles
+from device_profiles import load_profiles
 from mimamori.bus import Bus, Message
 from mimamori.config import Settings
-from mimamori.contracts import (
-    ContractError,
-    EventKind,
-    Finding,
-    FindingState,
-    Reading,
-    Severity,
-    decode_envelope,
-    partition,
-)
+from mimamori.contracts import ContractError, Finding, decode_envelope, partition
 from mimamori.deadletter import DeadLetter
+from mimamori.registry import Registry
 from mimamori.topics import Topics
 
-from .range_detector import RangeDetector
+from .engine import Engine
+from .settings_ctx import RegistryCtx
 
 log = logging.getLogger(__name__)
 STAGE = "analytics"
 
-_KIND = {("water_level_cm", "low"): EventKind.WATER_LOW,
-         ("water_level_cm", "high"): EventKind.WATER_HIGH}
+
+def save_checkpoint(path: Path, state: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(state, f, separators=(",", ":"))
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
 
 
-class Analytics:
-    """Pure part: readings in, findings out."""
-
-    def __init__(self, profiles: dict[str, Profile]) -> None:
-        self.profiles = profiles
-        self.state: dict[tuple[str, str], RangeDetector] = {}
-
-    def process(self, r: Reading) -> list[Finding]:
-        profile = self.profiles.get(r.profile)
-        if profile is None:
-            return []
-        bands = profile.detectors.get("range", {})
-        out = []
-        for name, band in bands.items():
-            value = r.fields.get(name)
-            if not isinstance(value, (int, float)) or isinstance(value, bool):
-                continue
-            det = self.state.get((r.device_id, name))
-            if det is None:
-                det = self.state[(r.device_id, name)] = RangeDetector(
-                    band.get("low"), band.get("high"), band.get("hysteresis", 0.5))
-            before = det.state
-            side = det.update(float(value))
-            if side is None:
-                continue
-            if side == "clear":
-                state, kind = FindingState.CLEARED, _KIND.get((name, before), EventKind.OUT_OF_RANGE)
-            else:
-                state, kind = FindingState.OPENED, _KIND.get((name, side), EventKind.OUT_OF_RANGE)
-            out.append(Finding(r.device_id, kind, Severity.WARNING, state, r.ts_ns, r.site,
-                               r.profile, r.family,
-                               {"field": name, "value": value, "low": det.low, "high": det.high}))
-        return out
+def load_checkpoint(path: Path) -> dict | None:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        log.warning("analytics checkpoint %s unreadable (%s); starting fresh", path, exc)
+        return None
 
 
 class AnalyticsStage:
-    def __init__(self, settings: Settings, client_id: str = "mimamori-analytics") -> None:
+    def __init__(self, settings: Settings, client_id: str = "mimamori-analytics",
+                 partitions: list[int] | None = None, checkpoint_s: float = 30.0,
+                 tick_s: float = 5.0) -> None:
         self.settings = settings
         self.topics = Topics(settings.bus.topic_root)
-        self.logic = Analytics(load_profiles())
+        self.partitions = partitions
+        self.registry = Registry(settings.registry)
+        self.engine = Engine(load_profiles(), RegistryCtx(self.registry))
         self.bus = Bus(settings.mqtt, client_id)
+        self.checkpoint_path = Path(settings.state_dir) / "analytics" / f"{client_id}.json"
+        self.checkpoint_s, self.tick_s = checkpoint_s, tick_s
         self.findings = 0
+        self.deadlettered = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._clock: threading.Thread | None = None
+        self._unsent: list[tuple[str, bytes]] = []  # findings of a batch whose publish failed
 
+    # -- life cycle ------------------------------------------------------
     def start(self) -> AnalyticsStage:
+        state = load_checkpoint(self.checkpoint_path)
+        if state is not None:
+            with self._lock:
+                self.engine.load_state(state)
         self.bus.connect()
-        self.bus.consume([self.topics.readings_filter], self.handle, name="analytics")
+        topics = [self.topics.readings(p) for p in self.partitions] if self.partitions \
+            else [self.topics.readings_filter]
+        self.bus.consume(topics, self.handle, name="analytics")
+        self._clock = threading.Thread(target=self._run_clock, name="analytics-clock",
+                                       daemon=True)
+        self._clock.start()
         return self
 
     def stop(self) -> None:
+        self._stop.set()
+        if self._clock is not None:
+            self._clock.join(10)
         self.bus.close()
+        self.checkpoint()
+
+    def checkpoint(self) -> None:
+        with self._lock:
+            state = self.engine.state()
+        save_checkpoint(self.checkpoint_path, state)
+
+    def _run_clock(self) -> None:
+        last_cp = time.monotonic()
+        while not self._stop.wait(self.tick_s):
+            try:
+                with self._lock:
+                    found = self.engine.advance(time.time_ns())
+                if found:
+                    self.bus.publish_durably(self._encode(found))
+                if time.monotonic() - last_cp >= self.checkpoint_s:
+                    self.checkpoint()
+                    last_cp = time.monotonic()
+            except Exception as exc:  # keep the clock alive; the next tick retries
+                log.warning("analytics clock: %s", exc)
+
+    # -- the work --------------------------------------------------------
+    def _encode(self, found: list[Finding]) -> list[tuple[str, bytes]]:
+        n = self.settings.bus.partitions
+        self.findings += len(found)
+        return [(self.topics.findings(partition(f.device_id, n)), f.encode()) for f in found]
 
     def handle(self, batch: list[Message]) -> None:
-        out: list[tuple[str, bytes]] = []
-        for m in batch:
-            try:
-                readings = decode_envelope(m.payload)
-            except ContractError as exc:
-                d = DeadLetter(STAGE, "bad_envelope", str(exc), m.payload, m.topic)
-                d.count()
-                out.append((self.topics.deadletter(STAGE), d.encode()))
-                continue
-            for r in readings:
-                for f in self.logic.process(r):
-                    p = partition(f.device_id, self.settings.bus.partitions)
-                    out.append((self.topics.findings(p), f.encode()))
-                    self.findings += 1
+        # A batch whose publish failed comes again; the engine skips readings
+        # it has judged already (per device, in time order), so the findings
+        # kept from that attempt go out now instead.
+        out: list[tuple[str, bytes]] = self._unsent
+        self._unsent = []
+        found: list[Finding] = []
+        with self._lock:
+            for m in batch:
+                try:
+                    readings = decode_envelope(m.payload)
+                except ContractError as exc:
+                    d = DeadLetter(STAGE, "bad_envelope", str(exc), m.payload, m.topic)
+                    d.count()
+                    self.deadlettered += 1
+                    out.append((self.topics.deadletter(STAGE), d.encode()))
+                    continue
+                for r in readings:
+                    found.extend(self.engine.process(r))
+        out.extend(self._encode(found))
         if out:
-            self.bus.publish_durably(out)
+            try:
+                self.bus.publish_durably(out)
+            except Exception:
+                self._unsent = out
+                raise

@@ -67,6 +67,8 @@ class EventKind(str, enum.Enum):
     GATEWAY_OFFLINE = "gateway_offline"
     # A value outside its profile's valid range that still passed decoding.
     OUT_OF_RANGE = "out_of_range"
+    # A generic univariate anomaly (the NAB-grade streaming detector).
+    ANOMALY = "anomaly"
 
 
 class Severity(str, enum.Enum):

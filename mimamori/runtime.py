@@ -27,10 +27,14 @@ class Stage(Protocol):
 
 
 def build_stage(name: str, settings: Settings, platform: Platform | None = None) -> Stage:
-    if name == "gateway":
-        from gateway.mqtt_gateway import MqttGateway
+    if settings.mqtt.auth:  # each stage connects as its own MQTT user
+        from .mqtt_auth import with_stage_credentials
 
-        return MqttGateway(settings)
+        settings = with_stage_credentials(settings, name)
+    if name == "gateway":
+        from gateway.stage import GatewayStage  # MQTT gateway + LoRaWAN listener
+
+        return GatewayStage(settings)
     if name == "ingest":
         from ingest.stage import IngestStage
 

@@ -49,6 +49,8 @@ def settings(services: Settings, tmp_path: Path) -> Settings:
         "bus": services.bus.model_copy(update={"topic_root": f"test-{tag}/mimamori/v1",
                                                "batch_wait_ms": 10}),
         "web": services.web.model_copy(update={"port": free_port()}),
+        # an ephemeral UDP port: never the shared 1700 other test runs may hold
+        "lorawan": services.lorawan.model_copy(update={"port": 0}),
     })
 
 

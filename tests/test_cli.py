@@ -23,6 +23,7 @@ def env_for(settings):
         "MIMAMORI_INFLUX__URL": settings.influx.url,
         "MIMAMORI_INFLUX__DATABASE": settings.influx.database,
         "MIMAMORI_WEB__PORT": str(settings.web.port),
+        "MIMAMORI_LORAWAN__PORT": str(settings.lorawan.port),
     }
 
 
@@ -116,3 +117,58 @@ def test_run_starts_and_stops_cleanly_on_sigterm(settings):
     assert p.returncode == 0
     st = json.loads(run("status", "--json", env=env_for(settings)).stdout)
     assert not any(st["stages"].values())
+
+
+def test_ingest_with_influxdb_unreachable_is_one_clear_line(services, tmp_path):
+    port = free_port()
+    r = run("ingest", env={"MIMAMORI_STATE_DIR": str(tmp_path),
+                           "MIMAMORI_MQTT__URL": services.mqtt.url,
+                           "MIMAMORI_INFLUX__URL": f"http://127.0.0.1:{port}"})
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("mimamori:")]
+    assert len(lines) == 1 and f"127.0.0.1:{port}" in lines[0] and "InfluxDB" in lines[0]
+
+
+def test_demo_fills_influxdb_and_leaves_nothing_running(tmp_path):
+    """`mimamori demo` on its own ports: servers, stages and simulator start,
+    readings reach InfluxDB, and Ctrl-C (SIGINT) stops every process."""
+    import signal
+    import time
+
+    import httpx
+
+    from mimamori.services import pid_alive
+
+    mqtt_port, influx_port, web_port = free_port(), free_port(), free_port()
+    env = {**os.environ, "MIMAMORI_STATE_DIR": str(tmp_path),
+           "MIMAMORI_MQTT__URL": f"mqtt://127.0.0.1:{mqtt_port}",
+           "MIMAMORI_INFLUX__URL": f"http://127.0.0.1:{influx_port}",
+           "MIMAMORI_WEB__PORT": str(web_port)}
+    p = subprocess.Popen([BIN, "demo", "--interval", "1"], env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True)
+    server_pids = []
+    try:
+        deadline = time.monotonic() + 90
+        count = 0
+        while time.monotonic() < deadline and count == 0:
+            time.sleep(1)
+            try:
+                r = httpx.get(f"http://127.0.0.1:{influx_port}/query",
+                              params={"db": "mimamori", "q": "SELECT count(*) FROM paddy"},
+                              timeout=5)
+                series = r.json()["results"][0].get("series")
+                count = series[0]["values"][0][1] if series else 0
+            except (httpx.HTTPError, KeyError, ValueError):
+                continue
+        assert count > 0, "no readings reached InfluxDB"
+        page = httpx.get(f"http://127.0.0.1:{web_port}/", timeout=10)
+        assert page.status_code == 200
+        for name in ("mosquitto", "influxdb"):
+            server_pids.append(int((tmp_path / "run" / f"{name}.pid").read_text()))
+    finally:
+        p.send_signal(signal.SIGINT)
+        out, _ = p.communicate(timeout=60)
+    assert p.returncode == 0, out
+    assert f"http://127.0.0.1:{web_port}/" in out
+    assert server_pids and not any(pid_alive(pid) for pid in server_pids)
+    assert not list((tmp_path / "run").glob("*.pid"))

@@ -1,0 +1,308 @@
+"""Generic detectors every family can use: range, rate of change, stuck
+sensor, low battery, a boolean flag (SOS), silence against the learned
+cadence. Scores are 0 (normal) … 1 (anomalous); 0.5 marks the hysteresis
+band where an open finding stays open.
+
+>>> d = StuckDetector("level", min_repeats=3)
+>>> s = []
+>>> for t, v in enumerate([1.0, 1.2, 1.2, 1.2, 1.2, 1.3]):
+...     x = Sample(t, {"level": v}); s.append(d.score_one(x)); d.learn_one(x)
+>>> s
+[0.0, 0.0, 0.0, 0.0, 1.0, 0.0]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mimamori.contracts import EventKind, Severity
+
+from .base import Detector, Sample
+
+NS = 1_000_000_000
+HOUR_NS = 3600 * NS
+
+
+class RangeDetector(Detector):
+    """Outside [low, high] (``hysteresis`` inside the band keeps it open)."""
+
+    name = "range"
+    kind = EventKind.OUT_OF_RANGE
+    STATE = ()
+
+    def __init__(self, field: str, low: float | None = None, high: float | None = None,
+                 hysteresis: float = 0.0, min_duration: int = 1,
+                 kind: EventKind | str | None = None) -> None:
+        self.field, self.low, self.high, self.hysteresis = field, low, high, hysteresis
+        self.min_duration = min_duration
+        if kind is not None:
+            self.kind = EventKind(kind)  # type: ignore[misc]
+
+    def score_one(self, x: Sample) -> float | None:
+        v = x.num(self.field)
+        if v is None:
+            return None
+        if (self.low is not None and v < self.low) or (self.high is not None and v > self.high):
+            return 1.0
+        if (self.low is not None and v < self.low + self.hysteresis) or \
+                (self.high is not None and v > self.high - self.hysteresis):
+            return 0.5
+        return 0.0
+
+    def learn_one(self, x: Sample) -> None:
+        pass
+
+    def evidence(self, x: Sample | None = None) -> dict[str, Any]:
+        ev: dict[str, Any] = {"field": self.field, "low": self.low, "high": self.high}
+        if x is not None:
+            ev["value"] = x.fields.get(self.field)
+        return ev
+
+
+class RateDetector(Detector):
+    """Least-squares slope over the last ``window_s`` seconds beyond limits
+    (per hour, in the field's unit): a sudden drop or rise. Running sums
+    keep each reading O(1) amortised."""
+
+    name = "rate"
+    kind = EventKind.SUDDEN_DROP
+    STATE = ("ts", "vs", "sums")
+
+    def __init__(self, field: str, max_drop_per_h: float | None = None,
+                 max_rise_per_h: float | None = None, window_s: float = 7200,
+                 min_points: int = 8, min_duration: int = 2,
+                 kind: EventKind | str | None = None) -> None:
+        self.field, self.max_drop, self.max_rise = field, max_drop_per_h, max_rise_per_h
+        self.window_ns, self.min_points, self.min_duration = int(window_s * NS), min_points, \
+            min_duration
+        if kind is not None:
+            self.kind = EventKind(kind)  # type: ignore[misc]
+        self.ts: list[float] = []   # hours relative to the first point kept (numerically tame)
+        self.vs: list[float] = []
+        self.sums = [0.0, 0.0, 0.0, 0.0, 0.0]  # n, Σt, Σy, Σtt, Σty (t in hours from t0)
+        self.t0_ns = 0
+
+    def _t(self, ts_ns: int) -> float:
+        return (ts_ns - self.t0_ns) / HOUR_NS
+
+    def slope(self, x: Sample) -> float | None:
+        v = x.num(self.field)
+        if v is None:
+            return None
+        n, st, sy, stt, sty = self.sums
+        lo = self._t(x.ts_ns - self.window_ns)
+        i = 0
+        while i < len(self.ts) and self.ts[i] < lo:  # points that will have left the window
+            t, y = self.ts[i], self.vs[i]
+            n, st, sy, stt, sty = n - 1, st - t, sy - y, stt - t * t, sty - t * y
+            i += 1
+        t = self._t(x.ts_ns)
+        n, st, sy, stt, sty = n + 1, st + t, sy + v, stt + t * t, sty + t * v
+        if n < self.min_points:
+            return None
+        sxx = stt - st * st / n
+        if sxx <= 1e-12:
+            return None
+        return (sty - st * sy / n) / sxx
+
+    def score_one(self, x: Sample) -> float | None:
+        s = self.slope(x)
+        if s is None:
+            return None if x.num(self.field) is None else 0.0
+        if self.max_drop is not None and s < -self.max_drop:
+            return 1.0
+        if self.max_rise is not None and s > self.max_rise:
+            return 1.0
+        if self.max_drop is not None and s < -0.5 * self.max_drop:
+            return 0.5
+        return 0.0
+
+    def learn_one(self, x: Sample) -> None:
+        v = x.num(self.field)
+        if v is None:
+            return
+        if not self.ts:
+            self.t0_ns, self.sums = x.ts_ns, [0.0] * 5
+        lo = self._t(x.ts_ns - self.window_ns)
+        while self.ts and self.ts[0] < lo:
+            t, y = self.ts.pop(0), self.vs.pop(0)
+            self._add(t, y, -1.0)
+        t = self._t(x.ts_ns)
+        self.ts.append(t)
+        self.vs.append(v)
+        self._add(t, v, 1.0)
+        if not self.ts or len(self.ts) == 1:
+            return
+        if self.ts[0] > 1000.0:  # re-base the clock now and then (precision)
+            shift = self.ts[0]
+            self.t0_ns += int(shift * HOUR_NS)
+            self.ts = [t - shift for t in self.ts]
+            self.sums = [0.0] * 5
+            for t, y in zip(self.ts, self.vs):
+                self._add(t, y, 1.0)
+
+    def _add(self, t: float, y: float, sign: float) -> None:
+        s = self.sums
+        s[0] += sign
+        s[1] += sign * t
+        s[2] += sign * y
+        s[3] += sign * t * t
+        s[4] += sign * t * y
+
+    def state(self) -> dict[str, Any]:
+        return {"ts": self.ts, "vs": self.vs, "sums": self.sums, "t0_ns": self.t0_ns}
+
+    def load_state(self, s: dict[str, Any]) -> None:
+        self.ts, self.vs = [float(t) for t in s["ts"]], [float(v) for v in s["vs"]]
+        self.sums, self.t0_ns = [float(v) for v in s["sums"]], int(s["t0_ns"])
+
+    def evidence(self, x: Sample | None = None) -> dict[str, Any]:
+        ev: dict[str, Any] = {"field": self.field}
+        if x is not None:
+            s = self.slope(x)
+            ev["slope_per_h"] = None if s is None else round(s, 3)
+        return ev
+
+
+class StuckDetector(Detector):
+    """The same value ``min_repeats`` times in a row (after the first): a
+    stuck or frozen sensor. Noise normally moves a live sensor's reading."""
+
+    name = "stuck"
+    kind = EventKind.SENSOR_STUCK
+    severity = Severity.INFO
+    STATE = ("last", "repeats")
+
+    def __init__(self, field: str, min_repeats: int = 12, tolerance: float = 0.0) -> None:
+        self.field, self.min_repeats, self.tolerance = field, min_repeats, tolerance
+        self.last: float | None = None
+        self.repeats = 0
+
+    def _repeats_with(self, v: float) -> int:
+        if self.last is not None and abs(v - self.last) <= self.tolerance:
+            return self.repeats + 1
+        return 0
+
+    def score_one(self, x: Sample) -> float | None:
+        v = x.num(self.field)
+        if v is None:
+            return None
+        return 1.0 if self._repeats_with(v) >= self.min_repeats else 0.0
+
+    def learn_one(self, x: Sample) -> None:
+        v = x.num(self.field)
+        if v is None:
+            return
+        self.repeats = self._repeats_with(v)
+        self.last = v
+
+
+class LowBatteryDetector(Detector):
+    """Battery below ``low`` % (clears above ``low + hysteresis``)."""
+
+    name = "low_battery"
+    kind = EventKind.LOW_BATTERY
+    severity = Severity.INFO
+    STATE = ()
+
+    def __init__(self, field: str = "battery_pct", low: float = 15.0,
+                 hysteresis: float = 5.0) -> None:
+        self.field, self.low, self.hysteresis = field, low, hysteresis
+
+    def score_one(self, x: Sample) -> float | None:
+        v = x.num(self.field)
+        if v is None:
+            return None
+        return 1.0 if v < self.low else 0.5 if v < self.low + self.hysteresis else 0.0
+
+    def learn_one(self, x: Sample) -> None:
+        pass
+
+    def evidence(self, x: Sample | None = None) -> dict[str, Any]:
+        return {"field": self.field, "low": self.low,
+                **({"value": x.fields.get(self.field)} if x is not None else {})}
+
+
+class FlagDetector(Detector):
+    """A boolean field that is true (e.g. the SOS button): one finding per
+    press, cleared by the next reading without the flag."""
+
+    name = "flag"
+    kind = EventKind.SOS
+    severity = Severity.CRITICAL
+    STATE = ()
+
+    def __init__(self, field: str = "sos", kind: EventKind | str | None = None,
+                 severity: Severity | str | None = None) -> None:
+        self.field = field
+        if kind is not None:
+            self.kind = EventKind(kind)  # type: ignore[misc]
+        if severity is not None:
+            self.severity = Severity(severity)  # type: ignore[misc]
+
+    def score_one(self, x: Sample) -> float | None:
+        f = x.flag(self.field)
+        return None if f is None else (1.0 if f else 0.0)
+
+    def learn_one(self, x: Sample) -> None:
+        pass
+
+
+class SilenceDetector(Detector):
+    """No reading for longer than ``factor`` × the learned cadence.
+
+    The cadence is learned from the gaps between readings: a robust upper
+    quantile (EW estimate) of recent gaps, so a device that reports every 10
+    minutes indoors and every 2 minutes outdoors is judged by its 10 minutes.
+    Time-driven: :meth:`score_at` is asked on a clock (or at the deadline
+    :meth:`deadline_ns`); the next reading clears it.
+
+    >>> d = SilenceDetector(default_interval_s=600)
+    >>> for t in range(0, 6000, 600):
+    ...     d.learn_one(Sample(t * NS, {}))
+    >>> d.score_at(6000 * NS), d.score_at(5400 * NS + 1000 * NS)
+    (0.0, 1.0)
+    """
+
+    name = "silence"
+    kind = EventKind.DEVICE_SILENT
+    STATE = ("last_ns", "cadence_s", "gaps")
+
+    def __init__(self, default_interval_s: float = 600, factor: float = 1.5,
+                 slack_s: float = 30, min_interval_s: float = 30) -> None:
+        self.factor, self.slack_s, self.min_interval_s = factor, slack_s, min_interval_s
+        self.default_interval_s = default_interval_s
+        self.last_ns = 0
+        self.cadence_s = float(default_interval_s)
+        self.gaps: list[float] = []
+
+    def limit_s(self) -> float:
+        return self.factor * self.cadence_s + self.slack_s
+
+    def deadline_ns(self, now_ns: int | None = None) -> int | None:
+        return self.last_ns + int(self.limit_s() * NS) if self.last_ns else None
+
+    def score_one(self, x: Sample) -> float | None:
+        return 0.0  # a reading means the device is not silent
+
+    def score_at(self, now_ns: int) -> float | None:
+        if not self.last_ns:
+            return None
+        return 1.0 if now_ns - self.last_ns >= int(self.limit_s() * NS) else 0.0
+
+    def learn_one(self, x: Sample) -> None:
+        if self.last_ns and x.ts_ns > self.last_ns:
+            gap = (x.ts_ns - self.last_ns) / NS
+            if gap < 4 * self.cadence_s:  # a silence is not a cadence
+                self.gaps.append(gap)
+                if len(self.gaps) > 48:
+                    self.gaps.pop(0)
+                if len(self.gaps) >= 8:
+                    srt = sorted(self.gaps)
+                    q = srt[min(len(srt) - 1, int(0.9 * len(srt)))]
+                    self.cadence_s = max(self.min_interval_s, q)
+        self.last_ns = max(self.last_ns, x.ts_ns)
+
+    def evidence(self, x: Sample | None = None) -> dict[str, Any]:
+        return {"last_ns": self.last_ns, "cadence_s": round(self.cadence_s, 1),
+                "limit_s": round(self.limit_s(), 1)}

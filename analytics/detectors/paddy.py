@@ -1,0 +1,220 @@
+"""Paddy-field detectors (DOMAIN.md §3): the water band of the crop stage.
+
+The stage comes from the field's settings (``ctx``): ``transplant``
+(ISO date) and optionally ``calendar`` — a list of ``{stage, from_day,
+target_cm, min_cm, weir_cm, critical}`` (days after transplanting). Without
+them the early-season Mie calendar below (transplant 1 May) is assumed.
+
+* :class:`WaterBandDetector` ``side="low"`` — the smoothed level below the
+  stage minimum for ``low_hours`` (longer than the farmer's twice-daily
+  round lets a normal dip last).
+* ``side="high"`` — at or above target + ``high_margin_cm`` for
+  ``high_hours`` without falling (an inlet left open keeps the water pinned
+  at the outlet weir; rain water drains away).
+* :class:`HeatRiskDetector` — water-temperature daily mean above
+  ``mean_c`` for ``days`` days in a row during heading/ripening.
+
+>>> stage_for({"transplant": "2026-05-01"}, 20644).name  # 2026-07-10, 70 days after
+'intermittent'
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from mimamori.contracts import EventKind, Severity
+
+from .base import Detector, Sample
+from .baseline import local_day
+
+NS = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    from_day: int
+    target_cm: float
+    min_cm: float
+    weir_cm: float
+    critical: bool = False
+    irrigated: bool = True
+
+
+# DOMAIN.md §3.1 (early-season Mie): days after transplanting → depths.
+DEFAULT_CALENDAR = (
+    Stage("before", -9999, 0.0, -99.0, 0.0, irrigated=False),
+    Stage("puddling", -4, 5.0, 3.0, 7.0),
+    Stage("rooting", 0, 5.0, 3.0, 7.0),
+    Stage("tillering", 10, 3.0, 2.0, 5.0),
+    Stage("midseason_drain", 30, 0.0, -99.0, 0.0, irrigated=False),
+    Stage("intermittent", 40, 4.0, 1.0, 6.0),
+    Stage("heading", 75, 6.0, 4.0, 9.0, critical=True),
+    Stage("ripening", 100, 3.0, 1.0, 5.0),
+    Stage("drained", 110, 0.0, -99.0, 0.0, irrigated=False),
+)
+
+
+def _calendar(ctx: dict[str, Any]) -> tuple[Stage, ...]:
+    cal = ctx.get("calendar")
+    if not cal:
+        return DEFAULT_CALENDAR
+    out = [DEFAULT_CALENDAR[0]]
+    for c in cal:
+        irrigated = float(c.get("min_cm", -99)) > -50
+        out.append(Stage(str(c.get("stage", "")), int(c["from_day"]), float(c["target_cm"]),
+                         float(c["min_cm"]), float(c["weir_cm"]), bool(c.get("critical")),
+                         irrigated))
+    return tuple(sorted(out, key=lambda s: s.from_day))
+
+
+_STAGE_CACHE: dict[tuple[int, int], tuple[dict[str, Any], Stage]] = {}
+
+
+def stage_for(ctx: dict[str, Any], day: int) -> Stage:
+    """The crop stage of a field on a local day (memoised per settings object)."""
+    key = (id(ctx), day)
+    hit = _STAGE_CACHE.get(key)
+    if hit is not None and hit[0] is ctx:
+        return hit[1]
+    st = _stage_for(ctx, day)
+    if len(_STAGE_CACHE) > 50_000:
+        _STAGE_CACHE.clear()
+    _STAGE_CACHE[key] = (ctx, st)
+    return st
+
+
+def _stage_for(ctx: dict[str, Any], day: int) -> Stage:
+    t = ctx.get("transplant")
+    year = (dt.date(1970, 1, 1) + dt.timedelta(days=day)).year
+    tp = dt.date.fromisoformat(str(t)) if t else dt.date(year, 5, 1)
+    dat = day - (tp - dt.date(1970, 1, 1)).days
+    st = DEFAULT_CALENDAR[0]
+    for s in _calendar(ctx):
+        if dat >= s.from_day:
+            st = s
+    return st
+
+
+class WaterBandDetector(Detector):
+    name = "water_band"
+    kind = EventKind.WATER_LOW
+    STATE = ("smooth", "low_since", "high_since", "high_ref", "last_ns")
+
+    def __init__(self, side: str = "low", field: str = "water_level_cm", low_hours: float = 15.0,
+                 low_margin_cm: float = 0.3, high_margin_cm: float = 1.5, high_hours: float = 6.0,
+                 high_fall_cm: float = 0.25, smooth_s: float = 3600) -> None:
+        self.side, self.field = side, field
+        self.kind = EventKind.WATER_LOW if side == "low" else EventKind.WATER_HIGH  # type: ignore
+        self.low_ns, self.low_margin = int(low_hours * 3600 * NS), low_margin_cm
+        self.high_margin, self.high_ns = high_margin_cm, int(high_hours * 3600 * NS)
+        self.high_fall, self.smooth_s = high_fall_cm, smooth_s
+        self.smooth: float | None = None
+        self.low_since = 0
+        self.high_since = 0
+        self.high_ref: float | None = None   # smoothed level when the high run began
+        self.last_ns = 0
+        self._memo: tuple[Sample, Any] | None = None
+
+    def _next(self, x: Sample) -> tuple[float, int, int, float | None] | None:
+        if self._memo is not None and self._memo[0] is x:
+            return self._memo[1]
+        out = self._next_uncached(x)
+        self._memo = (x, out)
+        return out
+
+    def _next_uncached(self, x: Sample) -> tuple[float, int, int, float | None] | None:
+        v = x.num(self.field)
+        if v is None:
+            return None
+        if self.smooth is None or not self.last_ns:
+            sm = v
+        else:
+            a = min(1.0, max(0.0, (x.ts_ns - self.last_ns) / NS / self.smooth_s))
+            sm = self.smooth + a * (v - self.smooth)
+        st = stage_for(x.ctx, local_day(x.ts_ns))
+        low_since = high_since = 0
+        high_ref = None
+        if st.irrigated and sm < st.min_cm - self.low_margin:
+            low_since = self.low_since or x.ts_ns
+        if st.irrigated and sm >= st.target_cm + self.high_margin:
+            high_since = self.high_since or x.ts_ns
+            high_ref = self.high_ref if self.high_since else sm
+            if high_ref is not None and sm > high_ref:
+                high_ref = sm   # falling is measured from the highest point
+        return sm, low_since, high_since, high_ref
+
+    def score_one(self, x: Sample) -> float | None:
+        n = self._next(x)
+        if n is None:
+            return None
+        sm, low_since, high_since, high_ref = n
+        if self.side == "low":
+            if not low_since:
+                return 0.0
+            return 1.0 if x.ts_ns - low_since >= self.low_ns else 0.5
+        if not high_since:
+            return 0.0
+        fell = high_ref is not None and high_ref - sm > self.high_fall
+        if x.ts_ns - high_since >= self.high_ns and not fell:
+            return 1.0
+        return 0.5
+
+    def learn_one(self, x: Sample) -> None:
+        n = self._next(x)
+        if n is None:
+            return
+        self._memo = None
+        self.smooth, self.low_since, self.high_since, self.high_ref = n
+        if self.high_since and self.high_ref is not None and self.high_ref - self.smooth > \
+                self.high_fall:
+            self.high_since, self.high_ref = x.ts_ns, self.smooth  # draining: restart the clock
+        self.last_ns = x.ts_ns
+
+    def evidence(self, x: Sample | None = None) -> dict[str, Any]:
+        ev: dict[str, Any] = {"field": self.field,
+                              "smoothed": None if self.smooth is None else round(self.smooth, 2)}
+        if x is not None:
+            st = stage_for(x.ctx, local_day(x.ts_ns))
+            ev.update(stage=st.name, min_cm=st.min_cm, target_cm=st.target_cm,
+                      weir_cm=st.weir_cm, value=x.fields.get(self.field))
+        return ev
+
+
+class HeatRiskDetector(Detector):
+    name = "heat_risk"
+    kind = EventKind.HEAT_RISK
+    severity = Severity.WARNING
+    STATE = ("day", "acc", "n", "hot_days")
+
+    def __init__(self, field: str = "water_temp_c", mean_c: float = 30.0, days: int = 3) -> None:
+        self.field, self.mean_c, self.days = field, mean_c, days
+        self.day, self.acc, self.n, self.hot_days = -1, 0.0, 0, 0
+
+    def _hot_days_after(self, x: Sample) -> int:
+        day = local_day(x.ts_ns)
+        if day != self.day and self.n:
+            hot = self.acc / self.n > self.mean_c
+            return self.hot_days + 1 if hot else 0
+        return self.hot_days
+
+    def score_one(self, x: Sample) -> float | None:
+        if x.num(self.field) is None:
+            return None
+        st = stage_for(x.ctx, local_day(x.ts_ns))
+        if st.name not in ("heading", "ripening"):
+            return 0.0
+        return 1.0 if self._hot_days_after(x) >= self.days else 0.0
+
+    def learn_one(self, x: Sample) -> None:
+        v = x.num(self.field)
+        if v is None:
+            return
+        day = local_day(x.ts_ns)
+        if day != self.day:
+            self.hot_days = self._hot_days_after(x)
+            self.day, self.acc, self.n = day, 0.0, 0
+        self.acc += v
+        self.n += 1

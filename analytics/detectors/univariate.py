@@ -1,0 +1,230 @@
+"""A generic univariate streaming anomaly detector (the NAB-grade one).
+
+One configuration for every series. Per reading, O(window) numpy work with
+fixed-size windows (bounded cost, bounded memory):
+
+1. **KNN novelty at two scales.** The last ``dim`` values form a point; its
+   non-conformity is the mean distance to its ``k`` nearest neighbours among
+   the last ``ref`` such points (lagged so a point is never compared with
+   itself), divided by the running value range. Scale ``dim=1`` sees values
+   never seen before (spikes, level shifts); a longer ``dim`` sees shapes
+   never seen before (a daily pattern that changes or goes flat).
+2. **Conformal calibration.** Each non-conformity becomes a p-value against
+   the last ``calib`` non-conformities of the same scale, so scores of
+   different series mean the same thing; surprise = -log10(1 - p).
+3. **Anomaly likelihood** (as Numenta's HTM post-processing): the mean
+   surprise of the last ``short`` readings is compared with the distribution
+   of that mean over the last ``long`` readings; the score is the Gaussian
+   tail probability 1 - Q(z).
+4. **Alarm suppression.** After a score >= ``alarm`` the next ``suppress``
+   readings are capped at 0.5: one anomaly, one alarm.
+
+>>> import random
+>>> rnd = random.Random(1)
+>>> det = UnivariateNovelty()
+>>> scores = []
+>>> for t in range(1200):
+...     v = 10 + rnd.gauss(0, 1) + (40 if t == 1000 else 0)
+...     scores.append(det.update(v))
+>>> max(range(1200), key=scores.__getitem__) in (1000, 1001)  # the spike, or the row after
+True
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .base import Detector, Sample
+
+
+def _norm_ppf(p: float) -> float:
+    """Inverse of the standard normal CDF (bisection; called once)."""
+    lo, hi = -10.0, 10.0
+    for _ in range(100):
+        mid = (lo + hi) / 2
+        if 0.5 * math.erfc(-mid / math.sqrt(2.0)) < p:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
+class _Ring:
+    """A fixed-size float ring with a fill count."""
+
+    __slots__ = ("buf", "i", "n")
+
+    def __init__(self, size: int, width: int = 0) -> None:
+        self.buf = np.zeros((size, width) if width else size)
+        self.i = 0
+        self.n = 0
+
+    def push(self, v: Any) -> None:
+        self.buf[self.i] = v
+        self.i = (self.i + 1) % len(self.buf)
+        self.n = min(self.n + 1, len(self.buf))
+
+    def view(self) -> np.ndarray:
+        return self.buf[: self.n]
+
+    def last(self, m: int) -> np.ndarray:
+        """The last m pushed values in order (m <= n)."""
+        idx = (self.i - m + np.arange(m)) % len(self.buf)
+        return self.buf[idx]
+
+    def state(self) -> dict[str, Any]:
+        return {"buf": self.buf.tolist(), "i": self.i, "n": self.n}
+
+    def load(self, s: dict[str, Any]) -> None:
+        self.buf = np.asarray(s["buf"], dtype=float).reshape(self.buf.shape)
+        self.i, self.n = int(s["i"]), int(s["n"])
+
+
+class UnivariateNovelty(Detector):
+    """Streaming score in [0, 1] for one numeric field (see module doc)."""
+
+    name = "univariate"
+    alarm = 0.999
+
+    def __init__(self, field: str = "value", dims: tuple[int, ...] = (1, 10), ref: int = 600,
+                 k: int = 5, calib: int = 2000, floor: float = 1e-3, short: int = 10,
+                 long: int = 2000, warmup: int = 150, alarm: float = 0.999,
+                 suppress: int = 100, sd_floor: float = 1e-3, spread: float = 0.0) -> None:
+        self.field, self.dims, self.ref, self.k = field, tuple(dims), ref, k
+        self.calib, self.floor, self.short, self.long = calib, floor, short, long
+        self.warmup, self.alarm, self.suppress = warmup, alarm, suppress
+        self.sd_floor, self.spread = sd_floor, spread
+        self._z_alarm = _norm_ppf(alarm)
+        self.maxdim = max(self.dims)
+        self.n = 0
+        self.vmin, self.vmax = math.inf, -math.inf
+        self.recent = _Ring(2 * self.maxdim)           # last values (embeddings + lag)
+        self.points = {d: _Ring(ref, d) for d in self.dims}
+        self.cal = {d: _Ring(calib) for d in self.dims}
+        self.surprise = _Ring(short)
+        self.means = _Ring(long)
+        self.means_sum = 0.0
+        self.means_sq = 0.0
+        self.since_alarm = 10**9
+        self._cache: tuple[float, Any] | None = None
+
+    # -- one step, split into score (pure) and learn -------------------
+    def _compute(self, v: float) -> tuple[float, dict[int, float], float]:
+        if self._cache is not None and self._cache[0] == v:
+            return self._cache[1]
+        vmin, vmax = min(self.vmin, v), max(self.vmax, v)
+        rng = max(vmax - vmin, 1e-9)
+        have = self.recent.n
+        ncms: dict[int, float] = {}
+        s_max = 0.0
+        for d in self.dims:
+            if have < d - 1:
+                continue
+            point = np.append(self.recent.last(d - 1), v) if d > 1 else np.array([v])
+            pts = self.points[d]
+            if pts.n <= self.k + 5:
+                continue
+            dist = np.sqrt(((pts.view() - point) ** 2).sum(axis=1)) / rng
+            ncm = float(np.partition(dist, self.k - 1)[: self.k].mean())
+            ncms[d] = ncm
+            cal = self.cal[d]
+            if cal.n >= 30:
+                h = cal.view()
+                p = float((h < ncm).mean() + 0.5 * (h == ncm).mean())
+                s_max = max(s_max, -math.log10(max(1.0 - p, self.floor)))
+        # mean surprise over the short window, including this one
+        m_now = (self.surprise.view().sum() - (self.surprise.buf[self.surprise.i]
+                 if self.surprise.n == self.short else 0.0) + s_max) / min(self.surprise.n + 1,
+                                                                          self.short)
+        score = 0.0
+        if self.n >= self.warmup and self.means.n >= 30:
+            k = self.means.n
+            mu = self.means_sum / k
+            sd = max(math.sqrt(max(self.means_sq / k - mu * mu, 0.0)), self.sd_floor)
+            z = (m_now - mu) / sd
+            score = 1.0 - 0.5 * math.erfc(z / math.sqrt(2.0))
+            if self.spread and z > self._z_alarm:
+                # above the alarm level keep the strength of the evidence visible
+                score = self.alarm + (1.0 - self.alarm) * (
+                    1.0 - math.exp(-(z - self._z_alarm) / self.spread))
+        raw_score = score
+        if self.since_alarm < self.suppress:
+            score = min(score, 0.5)
+        out = (score, ncms, s_max, m_now, raw_score)
+        self._cache = (v, out)
+        return out
+
+    def update(self, v: float) -> float:
+        """Score then learn one value; returns the score."""
+        score = self._compute(v)[0]
+        self._learn(v)
+        return score
+
+    def score_one(self, x: Sample) -> float | None:
+        v = x.num(self.field)
+        return None if v is None else self._compute(v)[0]
+
+    def learn_one(self, x: Sample) -> None:
+        v = x.num(self.field)
+        if v is not None:
+            self._learn(v)
+
+    def _learn(self, v: float) -> None:
+        score, ncms, s_max, m_now, raw_score = self._compute(v)
+        self._cache = None
+        for d, ncm in ncms.items():
+            self.cal[d].push(ncm)
+        self.surprise.push(s_max)
+        if self.means.n == self.long:
+            old = self.means.buf[self.means.i]
+            self.means_sum -= old
+            self.means_sq -= old * old
+        self.means.push(m_now)
+        self.means_sum += m_now
+        self.means_sq += m_now * m_now
+        self.since_alarm += 1
+        if self.since_alarm > self.suppress and raw_score >= self.alarm:
+            self.since_alarm = 0
+        self.vmin, self.vmax = min(self.vmin, v), max(self.vmax, v)
+        self.recent.push(v)
+        self.n += 1
+        # a point enters the reference set only after it has slid out of the
+        # current embedding (no self-matches)
+        for d in self.dims:
+            lag = d
+            end = self.recent.n - 1 - lag           # index (from oldest) of its last value
+            if end - d + 1 < 0:
+                continue
+            seq = self.recent.last(self.recent.n)[end - d + 1:end + 1]
+            self.points[d].push(seq)
+
+    def evidence(self, x: Sample) -> dict[str, Any]:
+        return {"field": self.field, "value": x.fields.get(self.field)}
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "n": self.n, "vmin": self.vmin if math.isfinite(self.vmin) else None,
+            "vmax": self.vmax if math.isfinite(self.vmax) else None,
+            "recent": self.recent.state(), "surprise": self.surprise.state(),
+            "means": self.means.state(), "means_sum": self.means_sum,
+            "means_sq": self.means_sq, "since_alarm": self.since_alarm,
+            "points": {str(d): r.state() for d, r in self.points.items()},
+            "cal": {str(d): r.state() for d, r in self.cal.items()},
+        }
+
+    def load_state(self, s: dict[str, Any]) -> None:
+        self.n = int(s["n"])
+        self.vmin = math.inf if s["vmin"] is None else float(s["vmin"])
+        self.vmax = -math.inf if s["vmax"] is None else float(s["vmax"])
+        self.recent.load(s["recent"])
+        self.surprise.load(s["surprise"])
+        self.means.load(s["means"])
+        self.means_sum, self.means_sq = float(s["means_sum"]), float(s["means_sq"])
+        self.since_alarm = int(s["since_alarm"])
+        for d in self.dims:
+            self.points[d].load(s["points"][str(d)])
+            self.cal[d].load(s["cal"][str(d)])
+        self._cache = None
