@@ -16,11 +16,12 @@ from typing import Any
 from ingest.influx import InfluxClient
 from ingest.line_protocol import line
 from mimamori.config import Settings
-from mimamori.contracts import EventKind, Finding, FindingState, Severity
+from mimamori.contracts import EventKind, Family, Finding, FindingState, Severity
 from mimamori.registry import Registry
 
 from .accounts import Accounts
 from .alert_source import open_alert_store
+from .telemetry import family_of
 
 DEMO_PASSWORD = "mimamori-demo"
 H = 3600 * 10**9
@@ -35,6 +36,18 @@ USERS = [  # username, role, person_id, display name, language
     ("taro", "farmer", "yamada-taro", "山田 太郎", "ja"),
     ("suido", "public_works", "suido-staff", "上下水道課", "ja"),
     ("admin", "admin", None, "管理者", "ja"),
+]
+
+
+DEVICES = [
+    ("wear-001", "wearable_v1", "home-tanaka", "和子さんの腕時計", "tanaka-kazuko"),
+    ("wear-002", "wearable_v1", "home-sato", "一郎さんの腕時計", "sato-ichiro"),
+    ("tag-001", "child_tag_v1", "home-suzuki", "蓮くんのタグ", "suzuki-ren"),
+    ("paddy-001", "paddy_json_v1", "field-higashi", "1号田 水位計", None),
+    ("paddy-002", "paddy_json_v1", "field-kawazoi", "2号田 水位計", None),
+    ("wm-tamaru", "water_main_v1", "district-tamaru", "田丸 配水管モニター", None),
+    ("wm-east", "water_main_v1", "district-east", "東部 配水管モニター", None),
+    ("wm-west", "water_main_v1", "district-west", "西部 配水管モニター", None),
 ]
 
 
@@ -75,17 +88,7 @@ def build_registry(reg: Registry) -> None:
     reg.relate("yamada-taro", "farmer_of", "site", "field-higashi")
     reg.relate("yamada-taro", "farmer_of", "site", "field-kawazoi")
     reg.relate("suido-staff", "on_call_for", "site", "district-east")
-    devices = [
-        ("wear-001", "wearable_v1", "home-tanaka", "和子さんの腕時計", "tanaka-kazuko"),
-        ("wear-002", "wearable_v1", "home-sato", "一郎さんの腕時計", "sato-ichiro"),
-        ("tag-001", "child_tag_v1", "home-suzuki", "蓮くんのタグ", "suzuki-ren"),
-        ("paddy-001", "paddy_json_v1", "field-higashi", "1号田 水位計", None),
-        ("paddy-002", "paddy_json_v1", "field-kawazoi", "2号田 水位計", None),
-        ("wm-tamaru", "water_main_v1", "district-tamaru", "田丸 配水管モニター", None),
-        ("wm-east", "water_main_v1", "district-east", "東部 配水管モニター", None),
-        ("wm-west", "water_main_v1", "district-west", "西部 配水管モニター", None),
-    ]
-    for did, prof, site, name, person in devices:
+    for did, prof, site, name, person in DEVICES:
         reg.add_device(did, prof, site, name, person_id=person)
 
 
@@ -177,11 +180,43 @@ DEMO_ALERTS: list[tuple[str, EventKind, Severity, str, str | None, dict[str, Any
 def add_alerts(store: Any, now_ns: int) -> list[Any]:
     out = []
     for i, (dev, kind, sev, site, person, ev) in enumerate(DEMO_ALERTS):
+        profile = next(d[1] for d in DEVICES if d[0] == dev)
         f = Finding(dev, kind, sev, FindingState.OPENED, now_ns - (i + 1) * 20 * 60 * 10**9,
-                    site, ev)
+                    site=site, profile=profile, family=Family(family_of(profile)), evidence=ev)
         ch = store.apply_finding(f, subject_person=person)
         out.append(getattr(ch, "alert", ch))
     return out
+
+
+def write_history(settings: Settings, lines: list[str], days: int = 29) -> int:
+    """Write through ingest's storage layout (sensor series to the raw RP,
+    locations to their own short-lived RP), then fill the downsampled series
+    for those days the way the continuous queries do for new readings."""
+    from ingest.points import measurement_of
+    from ingest.schema import DS_1H, DS_1M, RAW, SENSOR_MEASUREMENTS, InfluxV1Layout, quote_ident
+
+    client = InfluxClient(settings.influx)
+    try:
+        layout = InfluxV1Layout(client, settings.ingest, settings.influx)
+        layout.ensure()
+        by_rp: dict[str, list[str]] = {}
+        for ln in lines:
+            by_rp.setdefault(layout.target(measurement_of(ln)), []).append(ln)
+        for rp, group in by_rp.items():
+            for i in range(0, len(group), 5000):
+                res = client.write_lines(group[i:i + 5000], retention_policy=rp)
+                if res.outcome.value != "ok":
+                    raise RuntimeError(f"InfluxDB refused the demo history: {res.message}")
+        db = quote_ident(client.database)
+        sensors = "|".join(SENSOR_MEASUREMENTS)
+        for rp, every in ((DS_1M, "1m"), (DS_1H, "1h")):
+            client.query(f"SELECT mean(*), min(*), max(*) INTO {db}.{quote_ident(rp)}.:MEASUREMENT "
+                         f"FROM {db}.{quote_ident(RAW)}./^({sensors})$/ "
+                         f"WHERE time >= now() - {days}d GROUP BY time({every}), *",
+                         method="POST")
+    finally:
+        client.close()
+    return len(lines)
 
 
 def seed(settings: Settings, *, with_history: bool = True, with_alerts: bool = True) -> dict:
@@ -193,17 +228,7 @@ def seed(settings: Settings, *, with_history: bool = True, with_alerts: bool = T
     now = time.time_ns()
     n = 0
     if with_history:
-        client = InfluxClient(settings.influx)
-        try:
-            client.create_database()
-            lines = history_lines(now)
-            for i in range(0, len(lines), 5000):
-                res = client.write_lines(lines[i:i + 5000])
-                if res.outcome.value != "ok":
-                    raise RuntimeError(f"InfluxDB refused the demo history: {res.message}")
-            n = len(lines)
-        finally:
-            client.close()
+        n = write_history(settings, history_lines(now))
     alerts = []
     if with_alerts:
         store = open_alert_store(settings)
