@@ -361,9 +361,17 @@ def bench_ingest(
     single_process: Annotated[bool, typer.Option(
         help="run gateway and ingest in one process (`mimamori run`)")] = False,
     keep: Annotated[bool, typer.Option(help="keep the temporary state directory")] = False,
+    outage_s: Annotated[float, typer.Option(
+        "--outage-s", help="instead: stop InfluxDB this long during a steady stream "
+        "and check every reading lands exactly once")] = 0.0,
 ) -> None:
     """Measure InfluxDB's ceiling, a naive baseline and our path end to end."""
-    out = run_bench(readings, devices, publishers, single_process, keep)
+    if outage_s > 0:
+        from .outage import run_outage
+
+        out = run_outage(outage_s)
+    else:
+        out = run_bench(readings, devices, publishers, single_process, keep)
     if json_out:
         typer.echo(orjson.dumps(out).decode())
     else:
