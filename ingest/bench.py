@@ -257,6 +257,7 @@ def _stage_env(settings: Settings, root: str, db: str) -> dict[str, str]:
         "MIMAMORI_INFLUX__URL": settings.influx.url,
         "MIMAMORI_INFLUX__DATABASE": db,
         "MIMAMORI_BUS__TOPIC_ROOT": root,
+        "MIMAMORI_LORAWAN__ENABLED": "false",  # UDP 1700 may be someone else's
     })
     return env
 
@@ -327,10 +328,12 @@ def run_bench(readings: int = 150_000, devices: int = 1000, publishers: int = 3,
         stages = [["gateway", "ingest"]] if single_process else [["gateway"], ["ingest"]]
         ours = e2e(settings, device_messages("e2e", readings, devices), "e2e", devices,
                    publishers, stages)
-    finally:
+    except BaseException:
         mgr.down()
-        if not keep:
-            shutil.rmtree(state, ignore_errors=True)
+        raise  # the state directory stays, for its logs
+    mgr.down()
+    if not keep:
+        shutil.rmtree(state, ignore_errors=True)
     return {
         "influx_raw_points_per_s": round(raw),
         "naive_readings_per_s": round(nv["readings_per_s"]),

@@ -45,7 +45,8 @@ def run_outage(outage_s: float = 30.0, rate_per_s: int = 2000, per_msg: int = 50
     env = {k: v for k, v in os.environ.items() if not k.startswith("MIMAMORI_")}
     env.update({"MIMAMORI_STATE_DIR": str(state), "MIMAMORI_MQTT__URL": s.mqtt.url,
                 "MIMAMORI_INFLUX__URL": s.influx.url, "MIMAMORI_INFLUX__DATABASE": "outage",
-                "MIMAMORI_BUS__TOPIC_ROOT": "outage/v1"})
+                "MIMAMORI_BUS__TOPIC_ROOT": "outage/v1",
+                "MIMAMORI_LORAWAN__ENABLED": "false"})
     log = open(state / "ingest.log", "ab")
     proc = subprocess.Popen([sys.executable, "-m", "mimamori.cli", "ingest"], env=env,
                             cwd=state, stdout=log, stderr=subprocess.STDOUT)

@@ -160,6 +160,7 @@ def test_demo_fills_influxdb_and_leaves_nothing_running(tmp_path):
            "MIMAMORI_MQTT__URL": f"mqtt://127.0.0.1:{mqtt_port}",
            "MIMAMORI_INFLUX__URL": f"http://127.0.0.1:{influx_port}",
            "MIMAMORI_WEB__PORT": str(web_port),
+           "MIMAMORI_LORAWAN__PORT": str(free_port()),  # 1700 may be taken by another run
            "MIMAMORI_SMTP_STANDIN_PORT": str(free_port()),
            "MIMAMORI_LINE_STANDIN_PORT": str(free_port())}
     p = subprocess.Popen([BIN, "demo", "--interval", "1"], env=env, stdout=subprocess.PIPE,

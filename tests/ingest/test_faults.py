@@ -126,6 +126,7 @@ def _ingest_process(s, client_id, log):
         "MIMAMORI_BUS__TOPIC_ROOT": s.bus.topic_root,
         "MIMAMORI_INGEST__CLIENT_ID": client_id,
         "MIMAMORI_INGEST__FLUSH_MS": "20",
+        "MIMAMORI_LORAWAN__ENABLED": "false",
     })
     return subprocess.Popen([sys.executable, "-m", "mimamori.cli", "ingest"], env=env,
                             cwd=s.state_dir, stdout=log, stderr=subprocess.STDOUT)
