@@ -114,10 +114,16 @@ def _preflight(stages: list[str]) -> None:
 
     s = settings()
     if any(st != "web" for st in stages):
-        ok, detail = mqtt_ready(s.mqtt.host, s.mqtt.port, timeout=3.0)
+        m = s.mqtt
+        if m.auth:  # anonymous clients are refused: probe as the admin user
+            from .mqtt_auth import with_stage_credentials
+
+            m = with_stage_credentials(s, "admin").mqtt
+        ok, detail = mqtt_ready(m.host, m.port, timeout=3.0, username=m.username,
+                                password=m.password)
         # A broker that answers with a refusal (auth on) is reachable; the
         # stages connect with their own credentials.
-        if not ok and detail in ("Not authorized", "Bad user name or password"):
+        if not ok and not m.auth and detail in ("Not authorized", "Bad user name or password"):
             ok = True
         if not ok:
             raise Fail(f"MQTT broker at {s.mqtt.url} is unreachable ({detail}); start it with "
