@@ -160,10 +160,11 @@ def test_demo_fills_influxdb_and_leaves_nothing_running(tmp_path):
            "MIMAMORI_MQTT__URL": f"mqtt://127.0.0.1:{mqtt_port}",
            "MIMAMORI_INFLUX__URL": f"http://127.0.0.1:{influx_port}",
            "MIMAMORI_WEB__PORT": str(web_port),
-           "MIMAMORI_LORAWAN__PORT": str(free_port()),  # 1700 may be taken by another run
            "MIMAMORI_SMTP_STANDIN_PORT": str(free_port()),
            "MIMAMORI_LINE_STANDIN_PORT": str(free_port()),
-           "MIMAMORI_LORAWAN__PORT": "0"}  # not the shared UDP 1700
+           # not the shared UDP 1700, and a real port: the demo's simulated
+           # LoRa gateways send to it (port 0 makes their sendto() fail)
+           "MIMAMORI_LORAWAN__PORT": str(free_port())}
     p = subprocess.Popen([BIN, "demo", "--interval", "1"], env=env, stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, text=True)
     server_pids = []
