@@ -218,7 +218,8 @@ def demo(
 
             sim_settings = with_stage_credentials(s, "admin")  # the fleet stands in for devices
             platform.extras["simulator"] = LiveSimulator(sim_settings, devices=devices,
-                                                         interval_s=interval).start()
+                                                         interval_s=interval,
+                                                         platform=platform).start()
             seed_demo_people(s)
             typer.echo("")
             typer.echo(f"  mimamori is running.  Web UI: {s.web.url}")
