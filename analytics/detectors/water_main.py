@@ -14,11 +14,12 @@
   is a :class:`~.baseline.BaselineDetector` held for hours.
 
 >>> d = BurstDetector()
->>> for t in range(0, 3000 * 600, 600):
-...     d.learn_one(Sample(t * NS, {"flow_m3h": 20.0, "pressure_mpa": 0.4}))
+>>> for i in range(3000):
+...     q = 20.0 + (i % 7) * 0.5   # a little demand variation, pressure along the curve
+...     d.learn_one(Sample(i * 600 * NS, {"flow_m3h": q, "pressure_mpa": 0.45 - 1e-4 * q ** 1.852}))
 >>> d.score_one(Sample(3000 * 600 * NS, {"flow_m3h": 30.0, "pressure_mpa": 0.35}))
 1.0
->>> d.score_one(Sample(3000 * 600 * NS, {"flow_m3h": 20.5, "pressure_mpa": 0.401}))
+>>> d.score_one(Sample(3000 * 600 * NS, {"flow_m3h": 21.0, "pressure_mpa": 0.45 - 1e-4 * 21 ** 1.852}))
 0.0
 """
 
@@ -127,7 +128,8 @@ class BurstDetector(Detector):
             ongoing = True
         elif not ongoing:
             self.in_burst = False
-        if not ongoing:  # burst readings stay out of the baseline
+        frozen = p == self.prev_p and self.p_repeats >= 1
+        if not ongoing and not frozen:  # burst and frozen readings stay out of the baseline
             a = max(1.0 / 2016, 1.0 / (self.n + 1))   # about a week of 5-min readings
             self.mean_flow += a * (q - self.mean_flow)
             r = self.residual(q, p)
