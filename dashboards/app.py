@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -88,24 +88,44 @@ def _include_routers(app: FastAPI) -> None:
                 continue
             raise
         app.include_router(router)
+        _loaded.add(module)
+
+
+def _html_errors(app: FastAPI) -> None:
+    """Pages answer errors with a page in the reader's language; the API keeps JSON."""
+    from fastapi.exception_handlers import http_exception_handler
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        wants_html = "text/html" in request.headers.get("accept", "")
+        if (request.url.path.startswith("/api") or not wants_html
+                or exc.status_code < 400 or "dashboards.pages" not in _loaded):
+            return await http_exception_handler(request, exc)
+        from dashboards.context import pick_lang, texts
+        from dashboards.pages import render
+
+        t = texts(pick_lang(request))
+        msg = t["csrf"] if exc.detail == "csrf" else t["not_found_text"]
+        return render(request, "error.html", None, "not_found", status=exc.status_code,
+                      heading=t["not_found"] if exc.status_code == 404 else str(exc.status_code),
+                      message=msg)
+
+
+_loaded: set[str] = set()
 
 
 def create_app(settings: Settings, platform: Any = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         yield
+        ctx = getattr(app.state, "web_ctx", None)
+        if ctx is not None:
+            ctx.close()
 
     app = FastAPI(title="mimamori", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.state.platform = platform
-
-    @app.get("/", response_class=HTMLResponse)
-    def status_page(request: Request, lang: str = "ja") -> HTMLResponse:
-        lang = lang if lang in TEXT else "ja"
-        st = collect_status(settings, platform)
-        return TEMPLATES.TemplateResponse(
-            request, "status.html", {"t": TEXT[lang], "lang": lang, "s": st}
-        )
 
     @app.get("/api/status")
     def api_status() -> JSONResponse:
@@ -116,6 +136,7 @@ def create_app(settings: Settings, platform: Any = None) -> FastAPI:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     _include_routers(app)
+    _html_errors(app)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

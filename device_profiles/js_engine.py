@@ -29,6 +29,7 @@ from typing import Any
 import orjson
 import quickjs
 
+MAX_STACK_BYTES = 1024 * 1024
 MAX_LOG_LINES = 20
 MAX_LOG_CHARS = 300
 
@@ -116,6 +117,9 @@ class JsEngine:
         ctx = quickjs.Context()
         ctx.set_memory_limit(self.memory_mb * 1024 * 1024)
         ctx.set_time_limit(max(self.timeout_ms, 1.0) / 1000.0)
+        # C stack for JS recursion: QuickJS's default (256 KiB) stops a codec
+        # at a few hundred nested calls; threads here have MiBs of stack.
+        ctx.set_max_stack_size(MAX_STACK_BYTES)
         try:
             ctx.eval(_PRELUDE)
             ctx.eval(self.source)

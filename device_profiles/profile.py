@@ -124,7 +124,17 @@ class Profile(BaseModel):
 
     @property
     def event_fports(self) -> set[int]:
+        """FPorts whose uplinks are event-driven (not part of the schedule
+        that silence detection counts on).
+
+        >>> sorted(load_profiles()["wearable_v1"].event_fports)
+        [2, 3]
+        """
         return {u.fport for u in self.uplinks.values() if u.event and u.fport is not None}
+
+    def uplink(self, fport: int | None) -> UplinkSpec | None:
+        """The declared uplink kind on this FPort, if any."""
+        return next((u for u in self.uplinks.values() if u.fport == fport), None)
 
     def decode(self, payload: bytes, fport: int | None = None,
                params: dict[str, Any] | None = None) -> DecodeResult:
@@ -143,6 +153,15 @@ class Profile(BaseModel):
         except Exception as exc:  # a codec bug must not reach the pipeline
             return DecodeResult(errors=[f"codec {self.codec.kind} failed: {exc!r}"])
         return result
+
+    def encode(self, fields: dict[str, Any], fport: int | None = None, **kw: Any) -> bytes:
+        """Fields → payload, for codecs that can (binary, json): what a
+        device would send. Simulators use it. Raises ValueError (or
+        NotImplementedError for codecs that only decode)."""
+        enc = getattr(self._codec, "encode", None)  # type: ignore[attr-defined]
+        if enc is None or self._derive:  # type: ignore[attr-defined]
+            raise NotImplementedError(f"profile {self.id} ({self.codec.kind}) only decodes")
+        return enc(fields, fport, **kw)
 
     def _apply_derive(self, result: DecodeResult, params: dict[str, Any]) -> None:
         for d in self._derive:  # type: ignore[attr-defined]

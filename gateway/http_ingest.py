@@ -37,7 +37,6 @@ from .network_servers import EventError, parse_chirpstack, parse_tts
 from .uplink import STAGE
 
 
-
 @asynccontextmanager
 async def _lifespan(app: Any) -> AsyncIterator[None]:
     yield

@@ -16,6 +16,12 @@ class GatewayStage:
         self.registry = registry or Registry(settings.registry)
         self.mqtt = MqttGateway(settings, self.registry)
         self.lorawan = None
+        self.auth_watcher = None
+        if settings.mqtt.auth and settings.mqtt.managed:
+            # keep the broker's users and ACLs in step with the registry
+            from mimamori.mqtt_auth import MqttAuthWatcher
+
+            self.auth_watcher = MqttAuthWatcher(settings, self.registry)
         if settings.lorawan.enabled:
             from .lorawan.udp_server import LorawanGateway
 
@@ -26,6 +32,8 @@ class GatewayStage:
         return self.mqtt.published + (self.lorawan.published if self.lorawan else 0)
 
     def start(self) -> GatewayStage:
+        if self.auth_watcher is not None:
+            self.auth_watcher.start()
         self.mqtt.start()
         if self.lorawan is not None:
             try:
@@ -36,6 +44,8 @@ class GatewayStage:
         return self
 
     def stop(self) -> None:
+        if self.auth_watcher is not None:
+            self.auth_watcher.stop()
         if self.lorawan is not None and self.lorawan.sock is not None:
             self.lorawan.stop()
         self.mqtt.stop()

@@ -65,7 +65,7 @@ class UplinkDecoder:
             return self._dead("unknown_profile",
                               f"device {device_id} uses profile {device.profile!r}, "
                               "which is not installed", payload, topic, device_id, received_ns)
-        result = profile.decode(payload, fport)
+        result = profile.decode(payload, fport, params=device.params)
         if result.errors:
             reason = ("out_of_range" if all("outside valid range" in e for e in result.errors)
                       else "decode_error")

@@ -85,10 +85,15 @@ def _error_text(body: str) -> str:
 
 
 class InfluxClient:
-    def __init__(self, settings: InfluxSettings, database: str | None = None) -> None:
+    def __init__(self, settings: InfluxSettings, database: str | None = None, *,
+                 username: str | None = None, password: str | None = None) -> None:
+        """``username``/``password`` override the settings' (least-privilege
+        users: the ingest writer, the query reader)."""
         self.settings = settings
         self.database = database or settings.database
-        auth = (settings.username, settings.password or "") if settings.username else None
+        user = username or settings.username
+        pw = password if username else settings.password
+        auth = (user, pw or "") if user else None
         self._http = httpx.Client(base_url=settings.url, timeout=settings.timeout_s, auth=auth)
 
     def close(self) -> None:
@@ -128,10 +133,17 @@ class InfluxClient:
         return classify(r.status_code, r.text)
 
     def query(self, q: str, *, database: str | None = None, method: str = "GET",
-              epoch: str = "ns") -> list[dict[str, Any]]:
-        """Run InfluxQL; returns the list of statement results. Raises
+              epoch: str = "ns", params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Run InfluxQL; returns the list of statement results. ``params``
+        are bound parameters (``$name`` in the query), sent apart from the
+        query text so user input never becomes InfluxQL. Raises
         :class:`InfluxUnavailable` or :class:`InfluxError`."""
+        bound = params
         params = {"q": q, "epoch": epoch}
+        if bound:
+            import orjson
+
+            params["params"] = orjson.dumps(bound).decode()
         db = database if database is not None else self.database
         if db:
             params["db"] = db
@@ -153,10 +165,10 @@ class InfluxClient:
     def create_database(self) -> None:
         self.query(f'CREATE DATABASE "{self.database}"', database="", method="POST")
 
-    def points(self, q: str) -> list[dict[str, Any]]:
+    def points(self, q: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """Rows of the first statement as dicts (with series tags merged in)."""
         out = []
-        for res in self.query(q)[:1]:
+        for res in self.query(q, params=params)[:1]:
             for series in res.get("series", []):
                 cols = series["columns"]
                 tags = series.get("tags", {})

@@ -1,63 +1,89 @@
-"""The ingest stage: readings bus → InfluxDB.
+"""The ingest stage: readings bus → InfluxDB, durably.
 
-A bus message is acknowledged only after all of its readings are in
-InfluxDB (or rejected with a reason onto the dead-letter topic). While
-InfluxDB is unreachable the batch is retried with a capped backoff and
-nothing is acknowledged: the broker keeps the rest (its queue is unbounded
-by the configuration we ship).
+A bus message is acknowledged only once each of its readings is in
+InfluxDB, or in the on-disk buffer (:mod:`ingest.disk_buffer`, replayed in
+order when InfluxDB returns), or rejected with a reason onto the dead-letter
+topic. When the buffer is full the handler raises: nothing is acknowledged,
+and the bound on unacknowledged messages makes the broker hold the rest.
+
+On start the stage sets up the database, retention policies and continuous
+queries (:mod:`ingest.schema`); if InfluxDB is away it starts anyway and
+buffers.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-
-from prometheus_client import Counter, Histogram
+from pathlib import Path
 
 from mimamori.bus import Bus, Message
 from mimamori.config import Settings
-from mimamori.contracts import ContractError, Reading, decode_envelope
+from mimamori.contracts import ContractError, decode_envelope
 from mimamori.deadletter import DeadLetter
 from mimamori.topics import Topics
 
-from .influx import InfluxClient, Outcome
-from .line_protocol import LineError, reading_to_line
+from .disk_buffer import DiskBuffer
+from .influx import InfluxClient
+from .line_protocol import LineError
+from .points import LineBuilder, measurement_of
+from .schema import InfluxV1Layout
+from .writer import REJECTS, DurableWriter, Rejected
 
 log = logging.getLogger(__name__)
 STAGE = "ingest"
 
-POINTS = Counter("mimamori_ingest_points_total", "Points written to InfluxDB")
-BATCH_SECONDS = Histogram("mimamori_ingest_batch_seconds", "Time to write one batch")
 
-
-class RetryLater(Exception):
-    pass
+def buffer_dir(settings: Settings, client_id: str | None = None) -> Path:
+    ing = settings.ingest
+    return Path(ing.buffer_dir) if ing.buffer_dir else (
+        settings.state_dir.resolve() / "ingest-buffer" / (client_id or ing.client_id))
 
 
 class IngestStage:
-    def __init__(self, settings: Settings, client_id: str = "mimamori-ingest") -> None:
+    def __init__(self, settings: Settings, client_id: str | None = None) -> None:
         self.settings = settings
+        ing = settings.ingest
+        self.client_id = client_id or ing.client_id
         self.topics = Topics(settings.bus.topic_root)
-        self.influx = InfluxClient(settings.influx)
-        self.bus = Bus(settings.mqtt, client_id)
-        self.written = 0
-        self._db_ready = False
+        self.admin = InfluxClient(settings.influx)
+        self.influx = (InfluxClient(settings.influx, username=ing.writer_username,
+                                    password=ing.writer_password)
+                       if ing.writer_username and settings.influx.username else self.admin)
+        self.layout = InfluxV1Layout(self.admin, ing, settings.influx)
+        self.buffer = DiskBuffer(buffer_dir(settings, self.client_id),
+                                 ing.buffer_max_mb * 1024 * 1024, fsync=ing.buffer_fsync)
+        self.writer = DurableWriter(self.influx, self.layout, self.buffer, self._rejected,
+                                    max_lines=ing.batch_points, gzip=ing.gzip)
+        self.bus = Bus(settings.mqtt, self.client_id)
+        self.builder = LineBuilder()
+
+    @property
+    def written(self) -> int:
+        return self.writer.written
 
     def start(self) -> IngestStage:
+        if not self.writer.try_setup():  # InfluxDB away: buffer, set up when it returns
+            log.warning("InfluxDB at %s not ready at start; buffering until it is",
+                        self.influx.url)
+        self.writer.start()
         self.bus.connect()
         self.bus.consume([self.topics.readings_filter], self.handle,
-                         batch_max=max(1, self.settings.ingest.batch_points // 50),
+                         batch_max=min(self.bus.max_unacked, 1000),
                          batch_wait_s=self.settings.ingest.flush_ms / 1000, name="ingest")
         return self
 
     def stop(self) -> None:
         self.bus.close()
-        self.influx.close()
+        self.writer.stop()
+        if self.influx is not self.admin:
+            self.influx.close()
+        self.admin.close()
 
     def handle(self, batch: list[Message]) -> None:
-        lines: list[str] = []
-        owners: list[Reading] = []
+        raw: list[str] = []
+        location: list[str] = []
         dead: list[DeadLetter] = []
+        add = self.builder.add
         for m in batch:
             try:
                 readings = decode_envelope(m.payload)
@@ -66,51 +92,38 @@ class IngestStage:
                 continue
             for r in readings:
                 try:
-                    lines.append(reading_to_line(r))
-                    owners.append(r)
+                    add(r, raw, location)
                 except LineError as exc:
-                    dead.append(DeadLetter(STAGE, "unwritable", str(exc),
-                                           r.to_dict().__repr__().encode(), m.topic, r.device_id))
-        if lines:
-            dead.extend(self.write(lines, owners))
-        if dead:
-            self.bus.publish_durably([(self.topics.deadletter(STAGE), d.encode()) for d in dead])
-            for d in dead:
-                d.count()
-                log.info("dead letter: %s — %s", d.reason, d.detail)
+                    import orjson
 
-    def write(self, lines: list[str], owners: list[Reading]) -> list[DeadLetter]:
-        """Write all lines; returns the dead letters for rejected ones.
-        Raises (so nothing is acknowledged) while InfluxDB cannot take them."""
-        start = time.perf_counter()
-        dead: list[DeadLetter] = []
-        pending = list(range(len(lines)))
-        while pending:
-            res = self.influx.write_lines([lines[i] for i in pending],
-                                          gzip=self.settings.ingest.gzip)
-            if res.outcome is Outcome.OK:
-                break
-            if res.outcome is Outcome.CREATE_DB:
-                self.influx.create_database()
-                continue
-            if res.outcome is Outcome.REJECT:
-                # InfluxDB writes the good points of a batch and names a bad
-                # one; find every bad point by writing them one by one.
-                bad = []
-                for i in pending:
-                    one = self.influx.write_lines([lines[i]])
-                    if one.outcome is Outcome.REJECT:
-                        bad.append((i, one.message))
-                    elif one.outcome is not Outcome.OK:
-                        raise RetryLater(one.message)
-                for i, msg in bad:
-                    r = owners[i]
-                    dead.append(DeadLetter(STAGE, "influx_rejected", msg, lines[i].encode(),
-                                           "", r.device_id))
-                break
-            raise RetryLater(f"InfluxDB at {self.influx.url}: {res.message}")
-        n = len(lines) - len(dead)
-        POINTS.inc(n)
-        self.written += n
-        BATCH_SECONDS.observe(time.perf_counter() - start)
-        return dead
+                    dead.append(DeadLetter(STAGE, "unwritable", str(exc),
+                                           orjson.dumps(r.to_dict()), m.topic, r.device_id))
+        batches = {}
+        if raw:
+            batches[self.layout.target("wearable")] = raw
+        if location:
+            batches[self.layout.target("location")] = location
+        if batches:
+            self.writer.write(batches)
+        if dead:
+            self._publish_dead(dead)
+
+    def _rejected(self, rejected: Rejected) -> None:
+        dead = []
+        for line_text, message in rejected:
+            dev = ""
+            head = line_text.split(" ", 1)[0]
+            for part in head.split(","):
+                if part.startswith("device_id="):
+                    dev = part[len("device_id="):]
+            dead.append(DeadLetter(STAGE, "influx_rejected", message, line_text.encode(), "",
+                                   dev, extra={"measurement": measurement_of(line_text)}))
+        self._publish_dead(dead, count_rejects=False)
+
+    def _publish_dead(self, dead: list[DeadLetter], count_rejects: bool = True) -> None:
+        self.bus.publish_durably([(self.topics.deadletter(STAGE), d.encode()) for d in dead])
+        for d in dead:
+            d.count()
+            if count_rejects:
+                REJECTS.labels(d.reason).inc()
+            log.info("dead letter: %s — %s", d.reason, d.detail)

@@ -42,6 +42,9 @@ class MqttSettings(BaseModel):
     managed: bool = Field(True, description="start our own Mosquitto for this URL")
     username: str | None = None
     password: str | None = None
+    # Anonymous access off; per-device and per-stage users and ACLs generated
+    # from the registry (mimamori/mqtt_auth.py). Off by default (tests, laptops).
+    auth: bool = False
     keepalive_s: int = Field(30, ge=5, le=3600)
     # How many QoS 1 messages one consumer may hold unacknowledged (MQTT 5
     # Receive Maximum). The broker holds the rest: that is the backpressure.
@@ -131,6 +134,26 @@ class BusSettings(BaseModel):
         return v
 
 
+class RetentionSettings(BaseModel):
+    """How long InfluxDB keeps each data category (InfluxQL durations)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    raw_sensor: str = "400d"  # every family's raw readings
+    location: str = "30d"  # people's raw positions (measurement `location`)
+    downsampled_1m: str = "1825d"  # 1-minute mean/min/max (5 years)
+    downsampled_1h: str = "1825d"  # 1-hour mean/min/max (5 years)
+
+    @field_validator("raw_sensor", "location", "downsampled_1m", "downsampled_1h")
+    @classmethod
+    def _check_duration(cls, v: str) -> str:
+        import re
+
+        if not re.fullmatch(r"[1-9][0-9]*[hdw]|INF", v):
+            raise ValueError(f"retention must look like 400d, 52w, 24h or INF, got {v!r}")
+        return v
+
+
 class IngestSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -138,6 +161,19 @@ class IngestSettings(BaseModel):
     flush_ms: int = Field(200, ge=1)
     gzip: bool = False
     buffer_max_mb: int = Field(512, ge=1)
+    # On-disk buffer used while InfluxDB cannot take writes; default
+    # {state_dir}/ingest-buffer/{client_id}.
+    buffer_dir: Path | None = None
+    buffer_fsync: bool = True
+    # MQTT client id (persistent session) of the ingest stage.
+    client_id: str = "mimamori-ingest"
+    retention: RetentionSettings = RetentionSettings()
+    # Least-privilege InfluxDB users, created when [influx] username (an
+    # admin) is set: the writer may only WRITE, the reader only READ.
+    writer_username: str | None = None
+    writer_password: str | None = None
+    reader_username: str | None = None
+    reader_password: str | None = None
 
 
 class LorawanSettings(BaseModel):
@@ -153,6 +189,7 @@ class LorawanSettings(BaseModel):
     gateway_offline_s: float = Field(60.0, gt=0)  # no keepalive for this long → offline
     rx1_delay_s: int = Field(1, ge=1, le=15)
     tx_power_dbm: int = Field(13, ge=0, le=30)
+    udp_receive_buffer: int = Field(4 * 1024 * 1024, ge=65536)  # bytes (SO_RCVBUF)
 
 
 class GatewaySettings(BaseModel):
@@ -163,6 +200,8 @@ class GatewaySettings(BaseModel):
     # HTTP ingest: integration name → bearer token (per-device tokens live
     # in the device's secrets as ``http_token``).
     http_tokens: dict[str, str] = Field(default_factory=dict)
+    # A device's retained status is republished at most this often.
+    status_min_interval_s: float = Field(5.0, ge=0)
 
 
 class Settings(BaseSettings):

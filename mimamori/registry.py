@@ -376,6 +376,54 @@ class Registry:
             self._bump(c)
         return bool(n)
 
+    # -- detector settings (validated; see mimamori.watch_settings) ----------
+    def set_person_settings(self, person_id: str, settings: dict[str, Any]) -> Person:
+        """Validate ``settings`` for the person's kind and store them."""
+        from .watch_settings import SettingsError, validate_settings
+
+        p = self.get_person(person_id)
+        if p is None:
+            raise RegistryError(f"person {person_id} is not registered")
+        try:
+            clean = validate_settings("person", p.kind, settings)
+        except SettingsError as exc:
+            raise RegistryError(f"person {person_id}: {exc}") from None
+        with self.engine.begin() as c:
+            c.execute(update(people).where(people.c.person_id == person_id)
+                      .values(settings=_j(clean)))
+            self._bump(c)
+        out = self.get_person(person_id)
+        assert out is not None
+        return out
+
+    def set_site_settings(self, site_id: str, settings: dict[str, Any]) -> Site:
+        """Validate ``settings`` for the site's kind and store them."""
+        from .watch_settings import SettingsError, validate_settings
+
+        s = self.get_site(site_id)
+        if s is None:
+            raise RegistryError(f"site {site_id} is not registered")
+        try:
+            clean = validate_settings("site", s.kind, settings)
+        except SettingsError as exc:
+            raise RegistryError(f"site {site_id}: {exc}") from None
+        with self.engine.begin() as c:
+            c.execute(update(sites).where(sites.c.site_id == site_id).values(settings=_j(clean)))
+            self._bump(c)
+        out = self.get_site(site_id)
+        assert out is not None
+        return out
+
+    def unrelate(self, person_id: str, relation: str, subject_kind: str, subject_id: str
+                 ) -> bool:
+        with self.engine.begin() as c:
+            n = c.execute(relations.delete().where(
+                (relations.c.person_id == person_id) & (relations.c.relation == relation)
+                & (relations.c.subject_kind == subject_kind)
+                & (relations.c.subject_id == subject_id))).rowcount
+            self._bump(c)
+        return bool(n)
+
     # -- relations ---------------------------------------------------------
     def relate(self, person_id: str, relation: str, subject_kind: str, subject_id: str,
                priority: int = 1) -> Relation:

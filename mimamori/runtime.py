@@ -27,6 +27,10 @@ class Stage(Protocol):
 
 
 def build_stage(name: str, settings: Settings, platform: Platform | None = None) -> Stage:
+    if settings.mqtt.auth:  # each stage connects as its own MQTT user
+        from .mqtt_auth import with_stage_credentials
+
+        settings = with_stage_credentials(settings, name)
     if name == "gateway":
         from gateway.stage import GatewayStage  # MQTT gateway + LoRaWAN listener
 

@@ -86,7 +86,8 @@ def pid_alive(pid: int | None) -> bool:
         return True
 
 
-def mqtt_ready(host: str, port: int, timeout: float = 1.0) -> tuple[bool, str]:
+def mqtt_ready(host: str, port: int, timeout: float = 1.0, username: str | None = None,
+               password: str | None = None) -> tuple[bool, str]:
     """True when the broker answers CONNECT with a successful CONNACK."""
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
@@ -94,6 +95,8 @@ def mqtt_ready(host: str, port: int, timeout: float = 1.0) -> tuple[bool, str]:
     result: dict = {}
     c = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2,
                     client_id=f"mimamori-probe-{os.getpid()}")
+    if username:
+        c.username_pw_set(username, password)
 
     def on_connect(client, userdata, flags, rc, props):
         result["rc"] = rc
@@ -294,23 +297,41 @@ class Mosquitto(_Server):
 
     def write_config(self) -> Path:
         conf = self.state / "run" / "mosquitto.conf"
-        conf.write_text(mosquitto_conf(self.host, self.port, self.data_dir, self.log_file))
+        auth = None
+        if self.settings.mqtt.auth:
+            from .mqtt_auth import write_auth_files
+
+            pw, acl, _ = write_auth_files(self.settings)
+            auth = (pw, acl)
+        conf.write_text(mosquitto_conf(self.host, self.port, self.data_dir, self.log_file, auth))
         return conf
 
     def command(self, config: Path, binary: str) -> list[str]:
         return [binary, "-c", str(config)]
 
     def ready(self) -> tuple[bool, str]:
+        if self.settings.mqtt.auth:
+            s = self.settings.mqtt
+            if s.username:
+                return mqtt_ready(self.host, self.port, username=s.username, password=s.password)
+            from .mqtt_auth import stage_passwords, stage_user
+
+            return mqtt_ready(self.host, self.port, username=stage_user("admin"),
+                              password=stage_passwords(self.settings)["admin"])
         return mqtt_ready(self.host, self.port)
 
 
-def mosquitto_conf(host: str, port: int, data_dir: Path, log_file: Path) -> str:
-    """The Mosquitto configuration the project ships (see SERVICES.md)."""
+def mosquitto_conf(host: str, port: int, data_dir: Path, log_file: Path,
+                   auth: tuple[Path, Path] | None = None) -> str:
+    """The Mosquitto configuration the project ships (see SERVICES.md).
+    ``auth`` = (password file, ACL file) turns anonymous access off."""
+    access = ("allow_anonymous true" if auth is None else
+              f"allow_anonymous false\npassword_file {auth[0]}\nacl_file {auth[1]}")
     return f"""# Written by mimamori; edit mimamori/services.py, not this file.
 # Runs as the user who started it (no privilege drop to 'mosquitto').
 user {getpass.getuser()}
 listener {port} {host}
-allow_anonymous true
+{access}
 
 # Persistent sessions and their queued QoS 1 messages survive a restart.
 persistence true

@@ -39,5 +39,5 @@ def collect_status(settings: Settings, platform: Any = None) -> dict[str, Any]:
         "recent_alerts": [],
     }
     if platform is not None and "alerts" in getattr(platform, "stages", {}):
-        out["recent_alerts"] = list(platform.stages["alerts"].book.recent)[:20]
+        out["recent_alerts"] = platform.stages["alerts"].recent_alerts(20)
     return out

@@ -1,75 +1,189 @@
-"""Live simulation against the running platform: devices registered in the
-registry, readings published to their MQTT ``up`` topics in real time."""
+"""Live simulation against the running platform.
+
+:class:`LiveRunner` builds a scenario's devices, registers them (with their
+people, sites and relations) in the registry, and sends each device's
+uplinks through its transport when they fall due: simulated time runs
+``time_scale`` times faster than the wall clock, from the scenario's start
+date at the current time of day (so a July scenario stays in July, and
+nights are nights). Uplinks carry wall-clock time; the labels of injected
+anomalies are written in wall-clock time too
+(``{state_dir}/simulator/{name}-labels.csv``), so what the platform found can
+be compared with what happened.
+
+:class:`LiveSimulator` keeps the first simple interface used by
+``mimamori demo``.
+"""
 
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
+from datetime import datetime, timedelta
+from pathlib import Path
 
-import orjson
-
-from mimamori.bus import Bus
 from mimamori.config import Settings
+from mimamori.offline import Label, write_labels
 from mimamori.registry import Registry
-from mimamori.topics import Topics
 
-from .paddy import PaddyField
+from .build import build_models
+from .model import DeviceModel
+from .scenario import Scenario, load_scenario
+from .timebase import JST, NS, parse_time
+from .transports import Transport, transport_class
+from .world import register_world
 
 log = logging.getLogger(__name__)
-PROFILE = "paddy_json_v1"
 
 
-class LiveSimulator:
-    def __init__(self, settings: Settings, devices: int = 5, interval_s: float = 5.0,
-                 seed: int = 1, time_scale: float = 120.0) -> None:
+def live_start(scenario: Scenario, now_ns: int) -> str:
+    """The scenario's start date at the current JST time of day."""
+    d = datetime.fromtimestamp(parse_time(scenario.start) / NS, JST).date()
+    now = datetime.fromtimestamp(now_ns / NS, JST)
+    start = datetime(d.year, d.month, d.day, tzinfo=JST) + timedelta(
+        hours=now.hour, minutes=now.minute, seconds=now.second)
+    return start.isoformat()
+
+
+class LiveRunner:
+    def __init__(self, settings: Settings, scenario: Scenario, *, register: bool = True,
+                 tick_s: float = 0.5, client_id: str = "mimamori-sim",
+                 warmup_s: float = 2.5) -> None:
         self.settings = settings
-        self.topics = Topics(settings.bus.topic_root)
-        self.rng = random.Random(seed)
-        self.interval_s = interval_s
-        self.time_scale = time_scale  # simulated seconds per real second
-        self.fields = [PaddyField(f"sim-paddy-{i:03d}", random.Random(seed * 1000 + i))
-                       for i in range(devices)]
-        self.bus = Bus(settings.mqtt, f"mimamori-sim-{seed}", persistent=False)
+        self.wall0 = time.time_ns()
+        self.scenario = scenario.model_copy(update={"start": live_start(scenario, self.wall0)})
+        self.sim0 = self.scenario.start_ns
+        self.scale = scenario.time_scale
+        self.register = register
+        self.tick_s = tick_s
+        self.client_id = client_id
+        self.warmup_s = warmup_s
+        self.models: list[DeviceModel] = build_models(self.scenario)
+        transport_of = {s.device_id: s.transport for s in self.scenario.device_specs()}
+        self.routes: dict[str, Transport | None] = {}
+        self.transports: dict[str, Transport] = {}
+        for name in sorted(set(transport_of.values()) - {"none"}):
+            self.transports[name] = transport_class(name)(settings, client_id)
+        for m in self.models:
+            t = transport_of[m.device_id]
+            self.routes[m.device_id] = self.transports.get(t)
         self.sent = 0
+        self.errors = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def register(self, registry: Registry) -> None:
-        for i, f in enumerate(self.fields):
-            site = f"field-{i:03d}"
-            registry.add_site(site, "field", f"玉城町 田 {i + 1}", 34.483 + i * 0.002,
-                              136.633 + i * 0.002)
-            registry.add_device(f.device_id, PROFILE, site, f"水位センサー {i + 1}")
+    # -- time ------------------------------------------------------------------
+    def to_wall(self, sim_ns: int) -> int:
+        return self.wall0 + int((sim_ns - self.sim0) / self.scale)
 
-    def start(self) -> LiveSimulator:
-        self.register(Registry(self.settings.registry))
-        self.bus.connect()
+    def sim_now(self) -> int:
+        return self.sim0 + int((time.time_ns() - self.wall0) * self.scale)
+
+    # -- running -----------------------------------------------------------------
+    def start(self) -> LiveRunner:
+        if self.register:
+            def provision(m: DeviceModel, index: int):
+                t = self.routes[m.device_id]
+                return t.provision(m, index, self.scenario.seed) if t else ({}, {})
+
+            register_world(Registry(self.settings.registry), self.scenario.seed, self.models,
+                           provision)
+            # like devices switched on after they were registered: running stages
+            # notice registry changes within a second or so
+            time.sleep(self.warmup_s)
+            self.wall0 = time.time_ns()
+        for name, t in self.transports.items():
+            t.open([m for m in self.models if self.routes[m.device_id] is t])
         self._thread = threading.Thread(target=self._run, name="simulator", daemon=True)
         self._thread.start()
         return self
 
-    def tick(self) -> None:
-        now = time.time()
-        infos = []
-        for f in self.fields:
-            f.step(self.interval_s * self.time_scale)
-            infos.append(self.bus.publish(self.topics.up(PROFILE, f.device_id),
-                                          orjson.dumps(f.payload(now))))
-        self.bus.wait_published(infos)
-        self.sent += len(infos)
+    def tick(self) -> int:
+        """Send every uplink that is due now; returns how many were sent."""
+        now = self.sim_now()
+        n = 0
+        for m in self.models:
+            out: list = []
+            m.run_until(now, out)
+            t = self.routes[m.device_id]
+            if t is None:
+                continue
+            for ts, fields in out:
+                t.send(m, self.to_wall(ts), fields)
+                n += 1
+        for t in self.transports.values():
+            t.flush()
+        self.sent += n
+        return n
 
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
                 self.tick()
-            except Exception as exc:
+            except Exception as exc:  # keep simulating; the platform may come back
+                self.errors += 1
                 log.warning("simulator: %s", exc)
-            self._stop.wait(self.interval_s)
+            if self.sim_now() >= self.scenario.end_ns:
+                break
+            self._stop.wait(self.tick_s)
+
+    def labels(self) -> list[Label]:
+        """Labels so far (injected anomalies), in wall-clock time."""
+        out = []
+        for m in self.models:
+            for lb in m.labels:
+                if lb.start_ns <= self.sim_now():
+                    out.append(Label(lb.device_id, lb.kind, self.to_wall(lb.start_ns),
+                                     self.to_wall(lb.end_ns), lb.severity))
+        return sorted(out, key=lambda lb: (lb.start_ns, lb.device_id, lb.kind.value))
+
+    def labels_path(self) -> Path:
+        return self.settings.state_dir.resolve() / "simulator" / f"{self.scenario.name}-labels.csv"
 
     def stop(self) -> None:
         self._stop.set()
         if self._thread:
-            self._thread.join(5)
-        self.bus.close()
+            self._thread.join(10)
+        for t in self.transports.values():
+            try:
+                t.close()
+            except Exception as exc:
+                log.warning("simulator: closing %s: %s", t.name, exc)
+        path = self.labels_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_labels(path, self.labels())
+
+
+class LiveSimulator(LiveRunner):
+    """The demo fleet (``simulators/scenarios/demo.yaml``) — the interface
+    ``mimamori demo`` has used from the start: ``LiveSimulator(settings,
+    devices=…, interval_s=…).start()`` … ``.stop()``, ``.sent``.
+
+    ``devices`` caps the fleet (taken family by family, in the scenario's
+    order); ``interval_s`` is the fastest reporting interval."""
+
+    def __init__(self, settings: Settings, devices: int = 8, interval_s: float = 5.0,
+                 seed: int = 1, time_scale: float | None = None,
+                 scenario: str | Path = "demo") -> None:
+        sc = load_scenario(scenario)
+        groups, left = [], max(0, devices)
+        while left > 0 and any(g.count for g in sc.groups):
+            for g in sc.groups:  # round-robin so every family is present
+                have = sum(1 for x in groups if x is g)
+                if left and have < g.count:
+                    groups.append(g)
+                    left -= 1
+            if all(sum(1 for x in groups if x is g) >= g.count for g in sc.groups):
+                break
+        new_groups = []
+        for g in sc.groups:
+            n = sum(1 for x in groups if x is g)
+            if n:
+                iv = max(int(interval_s), 1)
+                new_groups.append(g.model_copy(update={
+                    "count": n, "interval_s": max(iv, g.interval_s or iv)}))
+        keep = {f"{g.prefix}-{i:04d}" for g in new_groups for i in range(1, g.count + 1)}
+        sc = sc.model_copy(update={"groups": new_groups,
+                                   "anomalies": [a for a in sc.anomalies if a.device in keep],
+                                   **({"time_scale": time_scale} if time_scale else {})})
+        super().__init__(settings, Scenario.model_validate(sc.model_dump()))

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
+from pydantic import ValidationError
+
 from .binary_codec import BinaryCodec
 from .cayenne_lpp import CayenneLppCodec
 from .js_codec import JsCodec
@@ -41,4 +43,9 @@ def build_codec(spec: CodecSpec, profile: Profile) -> Codec:
     base_dir = settings.pop("base_dir", None)
     if getattr(cls, "reads_files", False):
         settings["base_dir"] = base_dir
-    return cls(profile=profile, **settings)
+    try:
+        return cls(profile=profile, **settings)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first["loc"])
+        raise ValueError(f"codec {spec.kind}: {where}: {first['msg']}") from None

@@ -253,3 +253,71 @@ class BinaryCodec:
             return DecodeResult(errors=[f"fport {fport} has no layout in this profile "
                                         f"(known: {self._known})"])
         return dec(payload)
+
+    def encode(self, fields: dict[str, Any], fport: int | None = None) -> bytes:
+        """Fields → payload (simulators use it); raises ValueError."""
+        port = fport if fport is not None else self.settings.default_fport
+        layout = self.settings.layouts.get(port)  # type: ignore[arg-type]
+        if layout is None:
+            raise ValueError(f"fport {port} has no layout (known: {self._known})")
+        return encode_layout(layout, layout.endian or self.settings.endian, fields, port)
+
+
+# -- encoding (for simulators and tests) --------------------------------------
+def _raw_limits(typ: str) -> tuple[int, int]:
+    size = TYPES[typ][1] * 8
+    if typ.startswith("i"):
+        return -(1 << (size - 1)), (1 << (size - 1)) - 1
+    return 0, (1 << size) - 1
+
+
+def encode_layout(layout: Layout, endian: str, fields: dict[str, Any],
+                  port: int | None = None) -> bytes:
+    """Fields → payload bytes for one layout: the inverse of decoding.
+    Missing fields are written as their ``none`` sentinel (or 0 for bits);
+    a missing field without a sentinel, or a value the bytes cannot hold,
+    raises ValueError naming the field."""
+    end = max(f.at + TYPES[f.type][1] for f in layout.fields)
+    buf = bytearray(layout.length or end)
+    raws: dict[tuple[int, str, str], int | float] = {}
+    for f in layout.fields:
+        e = f.endian or endian
+        key = (f.at, f.type, e)
+        if f.expect is not None:
+            raw: int | float = f.expect
+        else:
+            v = fields.get(f.name)
+            if v is None:
+                if f.none is not None:
+                    raw = f.none
+                elif f.bit is not None or f.bits is not None:
+                    raw = 0
+                else:
+                    raise ValueError(f"field {f.name!r} is needed by layout "
+                                     f"{layout.name or port}")
+            elif f.type.startswith("f"):
+                raw = (float(v) - f.offset) / f.scale
+            else:
+                raw = round((float(v) - f.offset) / f.scale)
+        if f.bit is not None or f.bits is not None:
+            lo, hi = (f.bit, f.bit) if f.bit is not None else f.bits  # type: ignore[misc]
+            width = hi - lo + 1
+            r = int(raw)
+            if r < 0 or r >= (1 << width):
+                raise ValueError(f"field {f.name!r}: {raw} does not fit bits {lo}..{hi}")
+            prev = int(raws.get(key, 0))
+            raws[key] = prev | (r << lo)
+            continue
+        if not f.type.startswith("f"):
+            lo_, hi_ = _raw_limits(f.type)
+            if not (lo_ <= int(raw) <= hi_):
+                raise ValueError(f"field {f.name!r}: {fields.get(f.name)!r} does not fit "
+                                 f"{f.type} (raw {raw})")
+        raws[key] = raw
+    for (at, typ, e), raw in raws.items():
+        code, size = TYPES[typ]
+        if code:
+            struct.pack_into((">" if e == "big" else "<") + code, buf, at, raw)
+        else:
+            buf[at:at + size] = int(raw).to_bytes(size, e, signed=typ.startswith("i"))  # type: ignore[arg-type]
+    return bytes(buf)

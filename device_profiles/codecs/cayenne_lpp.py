@@ -68,6 +68,22 @@ TYPES: dict[int, tuple[str, int, Any]] = {
     142: ("switch", 1, lambda b: b[0]),
 }
 TYPE_IDS = {name: tid for tid, (name, _, _) in TYPES.items()}
+# single-value types that can be encoded: type id → (resolution, signed)
+ENCODE_SCALE: dict[int, tuple[float, bool]] = {
+    0: (1, False), 1: (1, False), 2: (0.01, True), 3: (0.01, True), 100: (1, False),
+    101: (1, False), 102: (1, False), 103: (0.1, True), 104: (0.5, False), 115: (0.1, False),
+    116: (0.01, False), 117: (0.001, False), 118: (1, False), 120: (1, False), 121: (1, True),
+    125: (1, False), 128: (1, False), 130: (0.001, False), 131: (0.001, False),
+    132: (1, False), 133: (1, False), 142: (1, False),
+}
+
+
+def _enc(value: float, step: float, size: int, signed: bool = True) -> bytes:
+    raw = round(float(value) / step)
+    try:
+        return raw.to_bytes(size, "big", signed=signed)
+    except OverflowError:
+        raise ValueError(f"{value} does not fit {size} bytes at {step} per step") from None
 
 
 def decode_lpp(payload: bytes) -> tuple[list[tuple[int, str, Any]], list[str]]:
@@ -114,6 +130,33 @@ class CayenneLppCodec:
                 if fname not in profile.fields:
                     raise ValueError(f"map {key!r}: {fname!r} is not a profile field")
             self.map[(ch, tname)] = entries
+
+    def encode(self, fields: dict[str, Any], fport: int | None = None) -> bytes:
+        """Fields → LPP items for every mapped item whose fields are all given
+        (simulators use it); raises ValueError for a value that does not fit."""
+        out = bytearray()
+        for (ch, tname), entries in self.map.items():
+            if not all(fname in fields for _, fname, _, _ in entries):
+                continue
+            tid = TYPE_IDS[tname]
+            _, size, _ = TYPES[tid]
+            if tname == "gps":
+                vals = {"latitude": 0.0, "longitude": 0.0, "altitude_m": 0.0}
+                for sub, fname, _, _ in entries:
+                    vals[sub] = float(fields[fname])  # type: ignore[index]
+                data = (_enc(vals["latitude"], 1e-4, 3) + _enc(vals["longitude"], 1e-4, 3)
+                        + _enc(vals["altitude_m"], 0.01, 3))
+            elif len(entries) == 1 and tid in ENCODE_SCALE:
+                _, fname, scale, offset = entries[0]
+                raw = (float(fields[fname]) - offset) / scale
+                step, signed = ENCODE_SCALE[tid]
+                data = _enc(raw, step, size, signed)
+            else:
+                raise ValueError(f"cannot encode LPP {tname} on channel {ch}")
+            out += bytes([ch, tid]) + data
+        if not out:
+            raise ValueError("none of the given fields maps to an LPP item")
+        return bytes(out)
 
     def decode(self, payload: bytes, fport: int | None = None) -> DecodeResult:
         items, errors = decode_lpp(payload)

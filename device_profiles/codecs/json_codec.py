@@ -35,6 +35,25 @@ class JsonCodec:
         for name in profile.fields:
             self.map.setdefault(name, (name, 1.0, 0.0))
 
+    def encode(self, fields: dict[str, Any], fport: int | None = None,
+               ts_ns: int | None = None) -> bytes:
+        """Fields → the device's JSON (inverse mapping; simulators use it)."""
+        reverse: dict[str, tuple[str, float, float]] = {}
+        for key, (name, scale, offset) in self.map.items():
+            if name not in reverse or key != name:  # prefer the device's own key
+                reverse[name] = (key, scale, offset)
+        doc: dict[str, Any] = {}
+        if ts_ns is not None and self.time_key:
+            doc[self.time_key] = ts_ns // 1_000_000_000 if ts_ns % 1_000_000_000 == 0 \
+                else ts_ns / 1e9
+        for name, value in fields.items():
+            key, scale, offset = reverse.get(name, (name, 1.0, 0.0))
+            if isinstance(value, (int, float)) and not isinstance(value, bool) \
+                    and (scale != 1.0 or offset != 0.0):
+                value = round((value - offset) / scale, 9)
+            doc[key] = value
+        return orjson.dumps(doc)
+
     def decode(self, payload: bytes, fport: int | None = None) -> DecodeResult:
         try:
             doc = orjson.loads(payload)

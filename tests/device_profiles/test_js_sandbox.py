@@ -72,6 +72,25 @@ def test_codec_errors_and_exceptions_are_reported():
     assert eng.decode_uplink(b"\x02", 1).errors == ["codec returned no data object"]
 
 
+def test_decoding_from_other_threads_with_moderate_recursion():
+    import threading
+
+    eng = JsEngine("""
+      function depth(n) { return n <= 0 ? 0 : depth(n - 1) + 1; }
+      function decodeUplink(input) { return {data: {d: depth(input.bytes[0] * 10)}}; }""")
+    results = []
+
+    def work():
+        results.extend(eng.decode_uplink(bytes([i]), 1).data["d"] for i in (1, 25, 50))
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [10] * 3 + [250] * 3 + [500] * 3
+
+
 def test_legacy_entry_points():
     ttn = JsEngine("function Decoder(bytes, port) { return {v: bytes[0] * 2, p: port}; }")
     assert ttn.decode_uplink(b"\x05", 3).data == {"v": 10, "p": 3}

@@ -6,7 +6,6 @@ all; a profile without vectors (valid and invalid) fails the suite."""
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import orjson
 import pytest

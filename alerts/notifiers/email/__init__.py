@@ -1,0 +1,3 @@
+from .notifier import EmailConfig, EmailNotifier
+
+__all__ = ["EmailConfig", "EmailNotifier"]

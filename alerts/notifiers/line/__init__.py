@@ -1,0 +1,3 @@
+from .notifier import LineConfig, LineNotifier
+
+__all__ = ["LineConfig", "LineNotifier"]

@@ -1,0 +1,3 @@
+from .notifier import MqttNotifier, MqttNotifierConfig
+
+__all__ = ["MqttNotifier", "MqttNotifierConfig"]

@@ -1,0 +1,84 @@
+"""Readings for the pages and the API: the latest point of a device and its
+history — a thin adapter over ingest's query layer
+(:class:`ingest.query.ReadingsQuery`: raw, 1-minute or 1-hour series, bound
+parameters), so the rest of ``dashboards/`` talks to :class:`Telemetry` only.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ingest.influx import InfluxError, InfluxUnavailable
+from ingest.query import QueryError, ReadingsQuery, choose_resolution as _choose
+from mimamori.config import Settings
+
+FAMILIES = ("wearable", "child_tag", "paddy", "water_main")
+LATEST_WITHIN_S = 30 * 86400
+
+
+def family_of(profile: str) -> str:
+    """The measurement of a device's readings, from its profile id.
+
+    >>> family_of("paddy_json_v1"), family_of("child_tag_v1"), family_of("thermo_x")
+    ('paddy', 'child_tag', 'generic')
+    """
+    for fam in FAMILIES:
+        if profile == fam or profile.startswith(fam + "_"):
+            return fam
+    return "generic"
+
+
+def choose_resolution(span_s: float, measurement: str = "paddy") -> str:
+    """ingest's rule: raw up to 6 h, 1-minute means up to 8 days, hourly beyond.
+
+    >>> choose_resolution(3600), choose_resolution(86400), choose_resolution(30 * 86400)
+    ('raw', '1m', '1h')
+    """
+    return _choose(int(span_s * 1e9), measurement)
+
+
+def _missing(exc: InfluxError) -> bool:
+    text = str(exc)
+    return "database not found" in text or "retention policy not found" in text
+
+
+class Telemetry:
+    def __init__(self, settings: Settings) -> None:
+        self.query = ReadingsQuery(settings)
+
+    def close(self) -> None:
+        self.query.close()
+
+    def latest(self, device_id: str, measurement: str) -> dict[str, Any] | None:
+        """The device's newest point (``time`` in ns and its fields) in the last
+        30 days, or None."""
+        since = time.time_ns() - LATEST_WITHIN_S * 10**9
+        try:
+            row = self.query.latest(measurement, [device_id], since_ns=since).get(device_id)
+        except InfluxError as exc:
+            if _missing(exc):
+                return None
+            raise
+        if row is not None:
+            row = {k: v for k, v in row.items() if k not in ("site", "profile")}
+        return row
+
+    def history(self, device_id: str, measurement: str, fields: list[str], since_s: float,
+                resolution: str | None = None) -> dict[str, list[tuple[int, float]]]:
+        """field → [(ts_ns, value)] over the last ``since_s`` seconds, raw or the
+        means per minute or hour (``resolution`` None: chosen by the span)."""
+        end = time.time_ns()
+        try:
+            h = self.query.history(device_id, measurement, end - int(since_s * 1e9), end, fields,
+                                   resolution or "auto")
+        except QueryError as exc:
+            raise ValueError(str(exc)) from None
+        except InfluxError as exc:
+            if _missing(exc):
+                return {f: [] for f in fields}
+            raise
+        return {f: [(p["time"], p[f]) for p in h.points if p.get(f) is not None] for f in fields}
+
+
+__all__ = ["InfluxUnavailable", "Telemetry", "choose_resolution", "family_of"]

@@ -1,0 +1,149 @@
+"""Injected anomalies change the readings the way the label says, and the
+labels tell real fall candidates from false ones."""
+
+import statistics
+
+from mimamori.contracts import EventKind
+from simulators.build import build_models
+from simulators.scenario import Scenario
+
+NS = 10**9
+H = 3600 * NS
+
+
+def _one(family, anomalies, duration="3d", start="2026-06-01T00:00:00+09:00", params=None,
+         seed=5):
+    sc = Scenario.model_validate({
+        "seed": seed, "start": start, "duration": duration,
+        "groups": [{"family": family, "count": 1, "params": params or {}}],
+        "anomalies": anomalies})
+    (m,) = build_models(sc)
+    rows = []
+    m.run_until(sc.end_ns, rows)
+    return sc, m, rows, m.finish()
+
+
+def _between(rows, a, b):
+    return [f for ts, f in rows if a <= ts < b]
+
+
+def test_fall_candidates_real_missed_and_false_are_told_apart_by_labels():
+    anomalies = [
+        {"device": "wearable-0001", "kind": "fall", "at": "10h", "duration": "90m",
+         "params": {"detected": True}},
+        {"device": "wearable-0001", "kind": "fall", "at": "1d10h", "duration": "40m",
+         "params": {"detected": False}},  # the device misses this one
+        {"device": "wearable-0001", "kind": "false_fall", "at": "1d15h"},
+        {"device": "wearable-0001", "kind": "false_fall", "at": "2d9h"},
+    ]
+    sc, m, rows, labels = _one("wearable", anomalies)
+    flagged = [ts for ts, f in rows if f["fall"]]
+    assert len(flagged) == 3  # one real detected + two false candidates
+    falls = [lb for lb in labels if lb.kind is EventKind.FALL]
+    assert len(falls) == 2  # both real falls are labelled, detected or not
+    real = [ts for ts in flagged if any(lb.covers(ts) for lb in falls)]
+    assert len(real) == 1 and real[0] - sc.start_ns < 10 * H + 60 * NS
+    # while lying after a fall: no steps, little activity
+    lying = _between(rows, sc.start_ns + 10 * H + 5 * 60 * NS, sc.start_ns + 11 * H)
+    assert lying and all(f["steps"] == 0 and f["activity"] <= 3 for f in lying)
+
+
+def test_not_worn_has_no_vitals_and_skin_cools_to_room_temperature():
+    sc, m, rows, labels = _one("wearable", [
+        {"device": "wearable-0001", "kind": "not_worn", "at": "1d8h", "duration": "14h"}])
+    off = _between(rows, sc.start_ns + 1 * 24 * H + 10 * H, sc.start_ns + 1 * 24 * H + 22 * H)
+    assert off and all(not f["worn"] and "heart_rate_bpm" not in f for f in off)
+    assert statistics.mean(f["skin_temp_c"] for f in off[-10:]) < 30
+    assert [lb.kind for lb in labels] == [EventKind.NOT_WORN]
+
+
+def test_wandering_at_night_leaves_the_safe_zone_with_gps_fixes():
+    from simulators.geo import distance_m
+
+    sc, m, rows, labels = _one("wearable", [
+        {"device": "wearable-0001", "kind": "wandering", "at": "1d1h", "duration": "60m"}])
+    out = _between(rows, sc.start_ns + 25 * H, sc.start_ns + 26 * H)
+    fixes = [f for f in out if "lat" in f]
+    assert len(fixes) >= 20  # a fix every 2 minutes outdoors
+    far = max(distance_m(m.home[0], m.home[1], f["lat"], f["lon"]) for f in fixes)
+    assert far > 1000 and labels[0].kind is EventKind.WANDERING
+
+
+def test_silent_and_dead_devices_send_nothing_and_are_labelled():
+    sc, m, rows, labels = _one("paddy", [
+        {"device": "paddy-0001", "kind": "silent", "at": "6h", "duration": "10h"},
+        {"device": "paddy-0001", "kind": "battery_dead", "at": "1d12h", "duration": "12h"}])
+    assert not _between(rows, sc.start_ns + 6 * H, sc.start_ns + 16 * H)
+    kinds = [lb.kind for lb in labels]
+    assert kinds == [EventKind.DEVICE_SILENT, EventKind.LOW_BATTERY, EventKind.DEVICE_SILENT]
+    dead = labels[-1]
+    assert dead.end_ns == sc.end_ns
+    assert not [ts for ts, _ in rows if ts >= dead.start_ns]
+    assert _between(rows, sc.start_ns + 16 * H, sc.start_ns + 30 * H)
+
+
+def test_paddy_sudden_drop_falls_faster_than_any_normal_day():
+    sc, m, rows, labels = _one("paddy", [
+        {"device": "paddy-0001", "kind": "sudden_drop", "at": "1d9h", "duration": "6h",
+         "params": {"rate_mm_h": 20}}], start="2026-05-18T00:00:00+09:00",
+        params={"transplant": "2026-05-01"})
+    lvl = [(ts, f["water_level_cm"]) for ts, f in rows]
+    a = sc.start_ns + 33 * H
+    during = [v for ts, v in lvl if a <= ts < a + 4 * H]
+    # 3 cm gone within hours, against 1–2 cm a day normally (10–20 mm/day)
+    assert during[0] - min(during) > 3
+    assert [lb.kind for lb in labels] == [EventKind.SUDDEN_DROP]
+
+
+def test_inlet_left_open_overflows_and_is_labelled_water_high_once_high():
+    sc, m, rows, labels = _one("paddy", [
+        {"device": "paddy-0001", "kind": "inlet_left_open", "at": "1d6h", "duration": "20h"}],
+        start="2026-05-15T00:00:00+09:00", params={"transplant": "2026-05-01"})
+    (high,) = labels
+    assert high.kind is EventKind.WATER_HIGH and high.start_ns > sc.start_ns + 30 * H
+    during = [f["water_level_cm"] for ts, f in rows if high.covers(ts)]
+    assert max(during) >= 4.5  # at the weir board (5 cm in tillering)
+
+
+def test_stuck_sensor_repeats_one_value():
+    sc, m, rows, labels = _one("water_main", [
+        {"device": "watermain-0001", "kind": "sensor_stuck", "at": "1d", "duration": "6h"}])
+    (lb,) = labels
+    stuck = {f["pressure_mpa"] for ts, f in rows if lb.covers(ts) and ts > lb.start_ns}
+    assert len(stuck) == 1
+    assert len({f["pressure_mpa"] for ts, f in rows if not lb.covers(ts)}) > 50
+
+
+def test_burst_raises_flow_and_drops_pressure_and_a_leak_raises_night_flow():
+    sc, m, rows, labels = _one("water_main", [
+        {"device": "watermain-0001", "kind": "burst", "at": "1d11h", "duration": "3h"},
+        {"device": "watermain-0001", "kind": "leak", "at": "2d", "duration": "5d",
+         "params": {"grow_s": 172800}}], duration="6d")
+    day = 24 * H
+
+    def window(d, h0, h1, field):
+        return statistics.mean(f[field] for f in _between(
+            rows, sc.start_ns + d * day + h0 * H, sc.start_ns + d * day + h1 * H))
+
+    assert window(1, 11.5, 13.5, "flow_m3h") > window(0, 11.5, 13.5, "flow_m3h") + 5
+    assert window(1, 11.5, 13.5, "pressure_mpa") < window(0, 11.5, 13.5, "pressure_mpa") - 0.02
+    # minimum night flow creeps up as the leak grows
+    mnf = [window(d, 2, 4, "flow_m3h") for d in range(6)]
+    assert mnf[5] > mnf[3] > mnf[1] and mnf[5] > 1.5 * mnf[1]
+    assert {lb.kind for lb in labels} == {EventKind.BURST, EventKind.LEAK}
+
+
+def test_child_off_route_and_late_arrival_labels_match_the_track():
+    from simulators.child_tag import OFF_ROUTE_M, distance_to_path
+    from simulators.geo import to_local
+
+    sc, m, rows, labels = _one("child_tag", [
+        {"device": "childtag-0001", "kind": "off_route", "at": "15h", "duration": "20m"},
+        {"device": "childtag-0001", "kind": "late_arrival", "at": "1d7h", "duration": "45m"}],
+        duration="2d")
+    off = next(lb for lb in labels if lb.kind is EventKind.OFF_ROUTE)
+    late = next(lb for lb in labels if lb.kind is EventKind.LATE_ARRIVAL)
+    dists = [distance_to_path(to_local(m.school_ll[0], m.school_ll[1], f["lat"], f["lon"]),
+                              m.route) for ts, f in rows if off.covers(ts)]
+    assert dists and max(dists) > 300 and sum(d > OFF_ROUTE_M for d in dists) > 0.6 * len(dists)
+    assert 40 * 60 * NS <= late.end_ns - late.start_ns <= 50 * 60 * NS
