@@ -78,8 +78,8 @@ def _range(family: str, p: dict[str, Any], interval_s: int) -> list[tuple[str, F
     for fld, band in p.items():
         if not isinstance(band, dict):
             continue
-        if family == "paddy" and fld == "water_level_cm":
-            continue  # the crop-stage band judges the water level
+        # a fixed band in the profile is honoured as a plain out-of-range check;
+        # water_low / water_high for a paddy come from the crop-stage band
         out.append((f"range_{fld}", lambda fld=fld, band=band: RangeDetector(
             fld, band.get("low"), band.get("high"), float(band.get("hysteresis", 0.0)),
             min_duration=int(band.get("min_duration", RANGE_MIN_DURATION.get(fld, 1))),
