@@ -33,15 +33,17 @@ class RangeDetector(Detector):
 
     def __init__(self, field: str, low: float | None = None, high: float | None = None,
                  hysteresis: float = 0.0, min_duration: int = 1,
-                 kind: EventKind | str | None = None) -> None:
+                 kind: EventKind | str | None = None, unless_ctx: str | None = None) -> None:
         self.field, self.low, self.high, self.hysteresis = field, low, high, hysteresis
         self.min_duration = min_duration
+        # a device setting that makes this fixed band moot (e.g. a crop calendar)
+        self.unless_ctx = unless_ctx
         if kind is not None:
             self.kind = EventKind(kind)  # type: ignore[misc]
 
     def score_one(self, x: Sample) -> float | None:
         v = x.num(self.field)
-        if v is None:
+        if v is None or (self.unless_ctx and self.unless_ctx in x.ctx):
             return None
         if (self.low is not None and v < self.low) or (self.high is not None and v > self.high):
             return 1.0

@@ -95,14 +95,15 @@ class UnivariateNovelty(Detector):
                  suppress: int = 100, sd_floor: float = 1e-3, spread: float = 0.0,
                  excess: float = 3.0,
                  record: float = 0.0, rec_factor: float = 1.0, repeat_rows: int = 0,
-                 repeat_factor: float = 1.0, sum_scales: bool = False) -> None:
+                 repeat_factor: float = 1.0, sum_scales: bool = False,
+                 suppress_frac: float = 0.0) -> None:
         self.field, self.dims, self.ref, self.k = field, tuple(dims), ref, k
         self.calib, self.floor, self.short, self.long = calib, floor, short, long
         self.warmup, self.alarm, self.suppress = warmup, alarm, suppress
         self.sd_floor, self.spread, self.excess = sd_floor, spread, excess
         self.record, self.rec_factor, self.zmax = record, rec_factor, 0.0
         self.repeat_rows, self.repeat_factor, self.last_alarm_z = repeat_rows, repeat_factor, 0.0
-        self.sum_scales = sum_scales
+        self.sum_scales, self.suppress_frac = sum_scales, suppress_frac
         self._z_alarm = _norm_ppf(alarm)
         self.maxdim = max(self.dims)
         self.n = 0
@@ -165,7 +166,7 @@ class UnivariateNovelty(Detector):
         if self.record and z is not None and z < self.rec_factor * self.zmax:
             score = min(score, 0.5)   # not as unusual as what this series already did
         raw_score = score
-        if self.since_alarm < self.suppress:
+        if self.since_alarm < max(self.suppress, int(self.suppress_frac * self.n)):
             score = min(score, 0.5)
         elif (self.repeat_rows and self.since_alarm < self.repeat_rows and z is not None
               and z < self.repeat_factor * self.last_alarm_z):
