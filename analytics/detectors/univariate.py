@@ -90,7 +90,7 @@ class UnivariateNovelty(Detector):
     alarm = 0.999
 
     def __init__(self, field: str = "value", dims: tuple[int, ...] = (1, 10), ref: int = 1200,
-                 k: int = 3, calib: int = 2000, floor: float = 1e-3, short: int = 10,
+                 k: int = 3, calib: int = 3000, floor: float = 1e-3, short: int = 10,
                  long: int = 2000, warmup: int = 150, alarm: float = 0.999,
                  suppress: int = 100, sd_floor: float = 1e-3, spread: float = 0.0,
                  excess: float = 3.0,
