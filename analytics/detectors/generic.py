@@ -330,7 +330,8 @@ class SilenceDetector(Detector):
                 self.weight = 1.0
             self.hist[self._bin(gap)] += self.weight
             self.seen += 1
-            self._cad = None
+            if self.seen <= 2 * self.min_gaps or self.seen % 16 == 0:
+                self._cad = None  # the quantile moves slowly: recompute now and then
         self.last_ns = max(self.last_ns, x.ts_ns)
 
     def load_state(self, state: dict[str, Any]) -> None:

@@ -26,8 +26,8 @@ fixed-size windows (bounded cost, bounded memory):
 >>> for t in range(1200):
 ...     v = 10 + rnd.gauss(0, 1) + (40 if t == 1000 else 0)
 ...     scores.append(det.update(v))
->>> max(range(1200), key=scores.__getitem__) in (1000, 1001)  # the spike, or the row after
-True
+>>> scores[1000] >= det.alarm, scores[1001]  # an alarm at the spike, then quiet
+(True, 0.5)
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ class UnivariateNovelty(Detector):
                  k: int = 3, calib: int = 3000, floor: float = 1e-3, short: int = 10,
                  long: int = 2000, warmup: int = 150, alarm: float = 0.999,
                  suppress: int = 100, sd_floor: float = 1e-3, spread: float = 0.0,
-                 excess: float = 3.0,
+                 excess: float = 5.0,
                  record: float = 0.0, rec_factor: float = 1.0, repeat_rows: int = 0,
                  repeat_factor: float = 1.0, sum_scales: bool = False,
                  suppress_frac: float = 0.0) -> None:
