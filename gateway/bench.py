@@ -26,7 +26,6 @@ from .lorawan.crypto import _b0
 from .lorawan.network import NetworkServer, Session, SessionTable
 from .uplink import UplinkDecoder
 
-
 DEFAULT_PROFILE = "wearable_v1"
 
 
@@ -158,8 +157,16 @@ def bench_lorawan(
     profile: Annotated[str | None, typer.Option(
         help="device profile (default wearable_v1; payloads from its test vectors)")] = None,
     payload_hex: Annotated[str | None, typer.Option(help="payload for non-JSON profiles")] = None,
+    udp: Annotated[bool, typer.Option(
+        "--udp", help="end to end instead: UDP listener + a Mosquitto of its own")] = False,
+    rate: Annotated[float, typer.Option(help="--udp: frames offered per second")] = 5000.0,
+    gateways: Annotated[int, typer.Option(help="--udp: gateways hearing each frame")] = 1,
 ) -> None:
     """LoRaWAN uplinks per second on one core: MIC + decrypt + FCnt + decode."""
+    if udp:
+        res = run_udp_bench(min(frames, 50_000), min(devices, 500), rate, gateways)
+        typer.echo(orjson.dumps(res).decode())
+        return
     res = run_bench(frames, devices, profile, payload_hex)
     if json_out:
         typer.echo(orjson.dumps(res).decode())
@@ -169,3 +176,94 @@ def bench_lorawan(
     typer.echo(f"MIC only: {res['mic_only_per_s']['copied_cmac_context']:,}/s copying a keyed CMAC context, "
                f"{res['mic_only_per_s']['openssl_cmac_context_per_frame']:,}/s with a new "
                "OpenSSL CMAC per frame")
+
+
+def run_udp_bench(frames: int = 20_000, devices: int = 200, rate: float = 5000.0,
+                  gateways: int = 1) -> dict:
+    """End to end on real parts: a Mosquitto of its own (temporary state
+    directory, free port), the LoRaWAN UDP listener, one packet-forwarder
+    socket per gateway sending PUSH_DATA at ``rate`` frames/s, and a
+    subscriber counting the readings that arrive on the bus."""
+    import socket
+    import tempfile
+    import threading
+    from pathlib import Path
+
+    from mimamori.bus import Bus
+    from mimamori.config import load_settings
+    from mimamori.contracts import decode_envelope
+    from mimamori.registry import Registry
+    from mimamori.services import Mosquitto, free_port
+
+    from .lorawan.forwarder import PacketForwarder
+    from .lorawan.provision import provision_abp
+    from .lorawan.semtech import push_data
+    from .lorawan.udp_server import LorawanGateway
+
+    tmp = Path(tempfile.mkdtemp(prefix="mimamori-bench-lorawan-"))
+    s = load_settings(state_dir=tmp, mqtt={"url": f"mqtt://127.0.0.1:{free_port()}"},
+                      lorawan={"port": 0, "dedup_ms": 200})
+    broker = Mosquitto(s)
+    broker.start(timeout=30)
+    registry = Registry(s.registry)
+    rng = random.Random(3)
+    payloads = profile_payloads(DEFAULT_PROFILE)
+    devs = [provision_abp(registry, f"bench-{i:04d}", DEFAULT_PROFILE, "site-1", rng=rng)
+            for i in range(devices)]
+    phys = [devs[n % devices].uplink(*payloads[n % len(payloads)]) for n in range(frames)]
+    got = {"readings": 0, "last": 0.0}
+    done = threading.Event()
+
+    def count(batch) -> None:
+        for m in batch:
+            got["readings"] += len(decode_envelope(m.payload))
+        got["last"] = time.perf_counter()
+        if got["readings"] >= frames:
+            done.set()
+
+    sub = Bus(s.mqtt, "bench-lorawan-sub", persistent=False)
+    sub.connect()
+    sub.consume([s.bus.topic_root + "/readings/+"], count, batch_wait_s=0.0)
+    gw = LorawanGateway(s, registry).start()
+    assert gw.sock is not None
+    rcvbuf = gw.sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+    euis = [f"aa555a00000000{g:02x}" for g in range(gateways)]
+    socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in euis]
+    fwd = PacketForwarder(gw.address, euis[0])  # only to shape rxpk entries
+    try:
+        t0 = time.perf_counter()
+        for n, phy in enumerate(phys):
+            for g, sock in enumerate(socks):
+                item = fwd.rxpk(phy, rssi=-90.0 - g, snr=5.0)
+                sock.sendto(push_data(n & 0xFFFF, euis[g], [item]), gw.address)
+            ahead = (n + 1) / rate - (time.perf_counter() - t0)
+            if ahead > 0:
+                time.sleep(ahead)
+        sent_s = time.perf_counter() - t0
+        while not done.wait(3.0):  # until everything arrived or nothing moved for 3 s
+            if time.perf_counter() - got["last"] > 3.0:
+                break
+        elapsed = max(got["last"] - t0, 1e-9)
+        received = gw.datagrams
+    finally:
+        fwd.close()
+        for sock in socks:
+            sock.close()
+        gw.stop()
+        sub.close()
+        broker.stop()
+    return {
+        "mode": "udp_end_to_end",
+        "frames": frames,
+        "gateways_per_frame": gateways,
+        "readings": got["readings"],
+        "lost": frames - got["readings"],
+        "datagrams_sent": frames * gateways,
+        "datagrams_received": received,
+        "offered_rate_per_s": rate,
+        "sent_in_s": round(sent_s, 2),
+        "readings_per_s": round(got["readings"] / elapsed),
+        "dead_letters": gw.rejected,
+        "udp_receive_buffer_bytes": rcvbuf,
+        "devices": devices,
+    }

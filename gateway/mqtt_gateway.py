@@ -45,7 +45,7 @@ class MqttGateway:
         self.decoder = UplinkDecoder(load_profiles(), self.cache.get,
                                      settings.bus.max_payload_bytes)
         self.bus = Bus(settings.mqtt, client_id)
-        self.status = StatusBook(self.topics)
+        self.status = StatusBook(self.topics, settings.gateway.status_min_interval_s)
         self.published = 0
         self._eui_src: dict | None = None
         self._by_eui: dict[str, str] = {}
@@ -146,7 +146,10 @@ class MqttGateway:
                 out.append((self.topics.readings(p), encode_envelope(rs[i:i + size])))
         for d in dead:
             out.append((self.topics.deadletter(STAGE), d.encode()))
-        status = {r.device_id: self.status.device(r) for r in readings}
+        now = now_ns()
+        latest = {r.device_id: r for r in readings}  # the last reading of each device
+        status = {d: self.status.device(r, now) for d, r in latest.items()
+                  if self.status.due(r, now)}
         infos = [self.bus.publish(t, p) for t, p in out]
         infos += [self.bus.publish(t, p, retain=True) for t, p in status.values()]
         self.bus.wait_published(infos)

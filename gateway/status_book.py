@@ -16,6 +16,9 @@ Deciding that a device has gone silent is analytics' job, not this one.
 >>> topic, body = b.device(r)
 >>> topic, orjson.loads(body)["battery_pct"], orjson.loads(body)["gateways"]
 ('t/status/device/d1', 80.0, ['g1'])
+>>> slow = StatusBook(Topics("t"), min_interval_s=5)
+>>> slow.due(r, 0), slow.due(r, 10**9), slow.due(r, 6 * 10**9)
+(True, False, True)
 """
 
 from __future__ import annotations
@@ -29,9 +32,28 @@ from mimamori.topics import Topics
 
 
 class StatusBook:
-    def __init__(self, topics: Topics) -> None:
+    """``min_interval_s``: a device's status is republished at most this
+    often (the first reading, and a changed gateway set, always are), so a
+    busy fleet does not double the broker's message rate."""
+
+    def __init__(self, topics: Topics, min_interval_s: float = 0.0) -> None:
         self.topics = topics
+        self.min_interval_ns = int(min_interval_s * 1e9)
         self._battery: dict[str, float] = {}
+        self._last: dict[str, tuple[int, tuple]] = {}  # device → (published at, gateways)
+
+    def due(self, r: Reading, now_ns: int) -> bool:
+        """Whether this reading's status should be published now."""
+        gws = tuple(sorted(str(g.get("id") if isinstance(g, dict) else g)
+                           for g in (r.meta or {}).get("gateways") or []))
+        last = self._last.get(r.device_id)
+        if last is not None and now_ns - last[0] < self.min_interval_ns and last[1] == gws:
+            bat = r.fields.get("battery_pct")
+            if isinstance(bat, (int, float)) and not isinstance(bat, bool):
+                self._battery[r.device_id] = float(bat)
+            return False
+        self._last[r.device_id] = (now_ns, gws)
+        return True
 
     def device(self, r: Reading, received_ns: int | None = None) -> tuple[str, bytes]:
         bat = r.fields.get("battery_pct")

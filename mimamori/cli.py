@@ -114,15 +114,27 @@ def _preflight(stages: list[str]) -> None:
 
     s = settings()
     if any(st != "web" for st in stages):
-        ok, detail = mqtt_ready(s.mqtt.host, s.mqtt.port, timeout=3.0)
+        m = s.mqtt
+        if m.auth:  # anonymous clients are refused: probe as the admin user
+            from .mqtt_auth import with_stage_credentials
+
+            m = with_stage_credentials(s, "admin").mqtt
+        ok, detail = mqtt_ready(m.host, m.port, timeout=3.0, username=m.username,
+                                password=m.password)
+        # A broker that answers with a refusal (auth on) is reachable; the
+        # stages connect with their own credentials.
+        if not ok and not m.auth and detail in ("Not authorized", "Bad user name or password"):
+            ok = True
         if not ok:
             raise Fail(f"MQTT broker at {s.mqtt.url} is unreachable ({detail}); start it with "
                        "`mimamori services up` or set MIMAMORI_MQTT__URL")
     if "ingest" in stages:
         ok, detail = influx_ready(s.influx.url, timeout=3.0)
-        if not ok:
-            raise Fail(f"InfluxDB at {s.influx.url} is unreachable ({detail}); start it with "
-                       "`mimamori services up` or set MIMAMORI_INFLUX__URL")
+        if not ok:  # ingest starts anyway: it buffers on disk until InfluxDB answers
+            typer.echo(f"mimamori: warning: InfluxDB at {s.influx.url} is unreachable "
+                       f"({detail}); ingest buffers readings on disk until it answers "
+                       "(start it with `mimamori services up` or set MIMAMORI_INFLUX__URL)",
+                       err=True)
 
 
 def _run_until_signal(stages: list[str], extra=None) -> None:

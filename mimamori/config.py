@@ -189,6 +189,7 @@ class LorawanSettings(BaseModel):
     gateway_offline_s: float = Field(60.0, gt=0)  # no keepalive for this long → offline
     rx1_delay_s: int = Field(1, ge=1, le=15)
     tx_power_dbm: int = Field(13, ge=0, le=30)
+    udp_receive_buffer: int = Field(4 * 1024 * 1024, ge=65536)  # bytes (SO_RCVBUF)
 
 
 class GatewaySettings(BaseModel):
@@ -199,6 +200,8 @@ class GatewaySettings(BaseModel):
     # HTTP ingest: integration name → bearer token (per-device tokens live
     # in the device's secrets as ``http_token``).
     http_tokens: dict[str, str] = Field(default_factory=dict)
+    # A device's retained status is republished at most this often.
+    status_min_interval_s: float = Field(5.0, ge=0)
 
 
 class Settings(BaseSettings):

@@ -12,9 +12,12 @@ registry database), :mod:`.udp_server` (the UDP listener stage) and
 The encoder API for simulators::
 
     from gateway.lorawan import encode_uplink, encode_join_request, parse_join_accept
+    from gateway.lorawan import EndDevice      # keeps keys, DevAddr, FCnt, DevNonces
+    from gateway.lorawan.forwarder import PacketForwarder
 """
 
 from .crypto import Key, derive_session_keys
+from .device import EndDevice
 from .frames import (
     DataFrame,
     FrameError,
@@ -34,8 +37,8 @@ from .frames import (
 )
 
 __all__ = [
-    "DataFrame", "FrameError", "JoinAccept", "JoinRequest", "Key", "MType", "decrypt_data",
-    "derive_session_keys", "encode_data", "encode_join_accept", "encode_join_request",
+    "DataFrame", "EndDevice", "FrameError", "JoinAccept", "JoinRequest", "Key", "MType",
+    "decrypt_data", "derive_session_keys", "encode_data", "encode_join_accept", "encode_join_request",
     "encode_uplink", "full_fcnt", "parse_join_accept", "parse_phy", "verify_data_mic",
     "verify_join_request",
 ]

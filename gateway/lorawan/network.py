@@ -9,9 +9,10 @@ still rejected.
 
 Frame counters: the 16 bits on the air are extended to 32 bits. A frame whose
 counter is not above the last accepted one is a **replay** (told apart from
-a forgery by checking the MIC with the counter it claims); a jump larger than
-MAX_FCNT_GAP is refused; a 16-bit roll-over is accepted when the MIC
-proves it.
+a forgery by checking the MIC with the counter it claims) — except the last
+confirmed frame sent again, which is ACKed again without a second reading; a
+jump larger than MAX_FCNT_GAP is refused; a 16-bit roll-over is accepted when
+the MIC proves it.
 """
 
 from __future__ import annotations
@@ -76,6 +77,11 @@ class Changes:
     def __bool__(self) -> bool:
         return bool(self.counters or self.nonces or self.joins)
 
+    def merge(self, later: Changes) -> None:
+        self.counters.update(later.counters)
+        self.nonces += later.nonces
+        self.joins += later.joins
+
 
 class SessionTable:
     def __init__(self) -> None:
@@ -97,6 +103,15 @@ class SessionTable:
         self.otaa[d.dev_eui.lower()] = d
 
     def touched(self, s: Session) -> None:
+        self._changes.counters[s.device_id] = s
+
+    def nonce_used(self, d: OtaaDevice, join_eui: str, nonce: int) -> None:
+        d.used_nonces.add(nonce)
+        self._changes.nonces.append((d.device_id, join_eui, nonce))
+
+    def joined(self, s: Session) -> None:
+        self.put(s)
+        self._changes.joins.append(s)
         self._changes.counters[s.device_id] = s
 
     def take_changes(self) -> Changes:
@@ -201,12 +216,21 @@ class NetworkServer:
                 return s, c, ("fcnt_gap" if c - last > self.max_fcnt_gap else "")
             old = c - 0x10000  # the same 16 bits, already passed: a replayed frame?
             if old >= 0 and mic_ok(data_mic(s.nwk_s_key, signed, 0, addr, old), mic):
+                if old == last and frame.confirmed:
+                    # the device did not hear our ACK and sent the frame again
+                    return s, old, "retransmission"
                 replayed, reason = s, "replay"
         return replayed, 0, reason
 
     def _uplink(self, frame: DataFrame, phy: bytes, rx: list[RxInfo],
                 received_ns: int) -> Outcome:
         s, fcnt, reason = self.check(frame)
+        if reason == "retransmission" and s is not None:
+            # ACK it again; the reading was already taken the first time
+            out = Outcome(device_id=s.device_id, event="retransmission",
+                          meta={**rx_meta(rx), "fcnt": fcnt})
+            out.downlink = self._ack(s, rx)
+            return out
         if reason:
             details = {
                 "unknown_devaddr": f"no device has DevAddr {frame.dev_addr}",
@@ -226,10 +250,7 @@ class NetworkServer:
                      "confirmed": frame.confirmed})
         out = Outcome(device_id=s.device_id, meta=meta)
         if frame.confirmed:
-            ack = encode_data(MType.UNCONFIRMED_DOWN, s.dev_addr, s.fcnt_down, b"", s.nwk_s_key,
-                              fport=None, ack=True)
-            s.fcnt_down += 1
-            out.downlink = Downlink(ack, best_rx(rx), self.rx1_delay_s * 1_000_000, "ack")
+            out.downlink = self._ack(s, rx)
         if frame.fport is None or frame.fport == 0:
             out.event = "mac_only"  # MAC commands only: nothing to read
             return out
@@ -245,6 +266,13 @@ class NetworkServer:
         else:
             out.reading, out.event = result, "uplink"
         return out
+
+    def _ack(self, s: Session, rx: list[RxInfo]) -> Downlink:
+        ack = encode_data(MType.UNCONFIRMED_DOWN, s.dev_addr, s.fcnt_down, b"", s.nwk_s_key,
+                          fport=None, ack=True)
+        s.fcnt_down += 1
+        self.table.touched(s)
+        return Downlink(ack, best_rx(rx), self.rx1_delay_s * 1_000_000, "ack")
 
     # -- joins ---------------------------------------------------------------------
     def _join(self, req: JoinRequest, phy: bytes, rx: list[RxInfo], received_ns: int) -> Outcome:
@@ -263,17 +291,12 @@ class NetworkServer:
             return self._dead("devnonce_reused",
                               f"{dev.device_id} reused DevNonce {req.dev_nonce}", phy, rx,
                               received_ns, dev.device_id)
-        dev.used_nonces.add(req.dev_nonce)
-        changes = self.table._changes
-        changes.nonces.append((dev.device_id, req.join_eui, req.dev_nonce))
+        self.table.nonce_used(dev, req.join_eui, req.dev_nonce)
         app_nonce = self.random_bytes(3)
         dev_addr = self._new_dev_addr(dev.device_id)
         nwk, app = derive_session_keys(dev.app_key, app_nonce, self.net_id,
                                        req.dev_nonce.to_bytes(2, "little"))
-        s = Session(dev.device_id, dev_addr, Key(nwk), Key(app))
-        self.table.put(s)
-        changes.joins.append(s)
-        changes.counters[s.device_id] = s
+        self.table.joined(Session(dev.device_id, dev_addr, Key(nwk), Key(app)))
         accept = encode_join_accept(dev.app_key, app_nonce, self.net_id, dev_addr,
                                     rx_delay=self.rx1_delay_s)
         meta = rx_meta(rx)

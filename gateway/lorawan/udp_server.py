@@ -36,7 +36,7 @@ from ..status_book import StatusBook
 from ..uplink import STAGE, UplinkDecoder
 from . import semtech
 from .dedup import Deduplicator
-from .network import NetworkServer, Outcome
+from .network import Changes, NetworkServer, Outcome
 from .semtech import Kind, ProtocolError, RxInfo
 from .store import LorawanStore
 
@@ -80,11 +80,17 @@ class LorawanGateway:
         self._version = self.registry.version()
         self._version_checked = time.monotonic()
         self.bus = Bus(settings.mqtt, client_id, persistent=False)
-        self.status = StatusBook(self.topics)
+        self.status = StatusBook(self.topics, settings.gateway.status_min_interval_s)
         self.dedup = Deduplicator(self.cfg.dedup_ms * 1_000_000)
         self.gateways: dict[str, GatewayState] = {}
         self._lock = threading.Lock()
         self._dead_in: list[DeadLetter] = []  # rejected datagrams, from the receive thread
+        self._unpersisted = Changes()
+        # one batch's output, kept until the broker took it (then cleared)
+        self._pending: list[tuple[str, bytes, bool]] | None = None
+        self._pending_downlinks: list[tuple[Outcome, int]] | None = None
+        self._pending_dead: list[DeadLetter] | None = None
+        self._pending_readings = 0
         self._status_out: list[tuple[str, bytes]] = []
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -92,6 +98,7 @@ class LorawanGateway:
         self.published = 0
         self.rejected = 0
         self.downlinks_sent = 0
+        self.datagrams = 0
 
     # -- lifecycle ----------------------------------------------------------
     @property
@@ -102,6 +109,9 @@ class LorawanGateway:
     def start(self) -> LorawanGateway:
         self.bus.connect()
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        # A larger receive buffer rides out bursts while the other threads
+        # hold the GIL (the kernel caps it at net.core.rmem_max).
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.cfg.udp_receive_buffer)
         try:
             sock.bind((self.cfg.host, self.cfg.port))
         except OSError as exc:
@@ -144,6 +154,7 @@ class LorawanGateway:
                 if self._stop.is_set():
                     return
                 continue
+            self.datagrams += 1
             try:
                 self.on_datagram(data, addr, now_ns())
             except Exception as exc:  # bad input must never stop the listener
@@ -233,22 +244,23 @@ class LorawanGateway:
                 backoff = min(backoff * 2, 10.0)
 
     def _maybe_reload(self) -> None:
-        if time.monotonic() - self._version_checked < 1.0:
-            return
+        if self._unpersisted or time.monotonic() - self._version_checked < 1.0:
+            return  # never drop counters the database has not got yet
         self._version_checked = time.monotonic()
         v = self.registry.version()
         if v != self._version:
             self._version = v
             self.server.table = self.store.load()
 
-    _pending: list[tuple[str, bytes, bool]] | None = None
-    _pending_downlinks: list[tuple[Outcome, int]] | None = None
-    _pending_dead: list[DeadLetter] | None = None
-    _pending_readings: int = 0
-
     def _work_once(self, flush: bool = False) -> None:
         if self._pending is None:  # nothing left over from a failed publish
             self._prepare(flush)
+        if self._unpersisted:
+            # Counters and DevNonces before anything is published: a crash
+            # loses at most this batch's readings, never lets a replay through.
+            # If the database fails, the batch waits and is retried.
+            self.store.persist(self._unpersisted)
+            self._unpersisted = Changes()
         if self._pending:
             self._publish(self._pending)
         for d in self._pending_dead or []:
@@ -271,7 +283,7 @@ class LorawanGateway:
             self._maybe_reload()
         readings: list[Reading] = []
         downlinks: list[tuple[Outcome, int]] = []
-        device_status: dict[str, tuple[str, bytes]] = {}
+        latest: dict[str, tuple[Reading, int]] = {}
         for phy, rx, first_ns in due:
             try:
                 out = self.server.handle(phy, rx, first_ns)
@@ -280,16 +292,19 @@ class LorawanGateway:
                 dead.append(DeadLetter(STAGE, "internal_error", repr(exc), phy, "lorawan/udp"))
                 continue
             FRAMES.labels(out.dead.reason if out.dead else out.event).inc()
+            if out.event == "retransmission":
+                log.info("%s repeated confirmed frame %s; ACK sent again", out.device_id,
+                         out.meta.get("fcnt"))
             if out.dead is not None:
                 dead.append(out.dead)
             if out.reading is not None:
                 readings.append(out.reading)
-                device_status[out.device_id] = self.status.device(out.reading, first_ns)
+                latest[out.device_id] = (out.reading, first_ns)
             if out.downlink is not None:
                 downlinks.append((out, first_ns))
-        # Counters and DevNonces first: a crash after this loses at most the
-        # readings of this batch, never lets a replay through.
-        self.store.persist(self.server.table.take_changes())
+        self._unpersisted.merge(self.server.table.take_changes())
+        device_status = {d: self.status.device(r, heard) for d, (r, heard) in latest.items()
+                         if self.status.due(r, now)}
         msgs: list[tuple[str, bytes, bool]] = []
         n, size = self.settings.bus.partitions, self.settings.bus.max_batch
         by_part: dict[int, list[Reading]] = defaultdict(list)

@@ -52,6 +52,16 @@ def lora(settings):
             gw.stop()
 
 
+def _readings(c: Collector, n: int) -> list:
+    """n readings, however the gateway packed them into envelopes."""
+    k = 1
+    while True:
+        rs = [r for m in c.wait(k) for r in decode_envelope(m.payload)]
+        if len(rs) >= n:
+            return rs
+        k += 1
+
+
 def _letters(c: Collector, n: int) -> list[dict]:
     return [orjson.loads(m.payload) for m in c.wait(n)]
 
@@ -153,6 +163,22 @@ def test_otaa_join_accept_via_pull_resp_then_confirmed_uplink_is_acked(lora, bus
                                           APPKEY))
             letter = orjson.loads(dead.wait(1)[0].payload)
     assert letter["reason"] == "devnonce_reused" and letter["device_id"] == "paddy-otaa-1"
+
+
+def test_end_device_joins_and_sends_through_a_forwarder(lora, bus_factory):
+    from gateway.lorawan.provision import provision_otaa
+
+    s, registry, start = lora
+    dev = provision_otaa(registry, "paddy-otaa-2", "paddy_json_v1", "field-02")
+    readings = Collector(bus_factory(), Topics(s.bus.topic_root).readings_filter)
+    gw = start()
+    with PacketForwarder(gw.address, GW[0]) as fwd:
+        assert fwd.pull() and dev.join_via(fwd, timeout=15)
+        for level in (30, 31):
+            fwd.push(dev.uplink(orjson.dumps({"level_mm": level}), fport=2))
+        got = _readings(readings, 2)
+    assert [r.meta["fcnt"] for r in got] == [0, 1]
+    assert all(r.device_id == "paddy-otaa-2" for r in got)
 
 
 def test_gateway_online_offline_and_bad_datagrams_do_not_stop_it(lora, bus_factory):

@@ -76,6 +76,22 @@ def test_confirmed_uplink_gets_an_ack_with_the_next_downlink_counter():
     assert out.downlink.delay_us == 1_000_000 and s.fcnt_down == 8
 
 
+def test_repeated_confirmed_frame_is_acked_again_without_a_second_reading():
+    payload, fport = profile_payloads("wearable_v1")[0]
+    s = session()
+    ns = server(s)
+    phy = encode_uplink("26000001", 4, payload, NWK, APP, fport=fport, confirmed=True)
+    first = ns.handle(phy, RX, T)
+    again = ns.handle(phy, RX, T)
+    assert first.reading is not None and first.downlink.what == "ack"
+    assert again.reading is None and again.dead is None and again.event == "retransmission"
+    assert again.downlink.what == "ack" and s.fcnt_down == 2
+    # an unconfirmed frame sent twice is a replay
+    plain = encode_uplink("26000001", 5, payload, NWK, APP, fport=fport)
+    assert ns.handle(plain, RX, T).reading is not None
+    assert ns.handle(plain, RX, T).dead.reason == "replay"
+
+
 def test_bench_runs_and_every_frame_becomes_a_reading():
     res = run_bench(frames=300, devices=7)
     assert res["readings"] == 300 and res["rejected"] == 0 and res["profile"] == "wearable_v1"
