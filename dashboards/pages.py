@@ -346,15 +346,8 @@ async def events(request: Request, ctx: Ctx, who: PageWho, interval: float = 10.
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
-def _include_more() -> None:
-    import importlib
+# the admin and settings pages are their own modules, served under this router
+from . import admin_pages, settings_pages  # noqa: E402  (they import render lazily)
 
-    for mod in ("dashboards.admin_pages", "dashboards.settings_pages"):
-        try:
-            router.include_router(importlib.import_module(mod).router)
-        except ModuleNotFoundError as exc:
-            if exc.name != mod:
-                raise
-
-
-_include_more()
+router.include_router(admin_pages.router)
+router.include_router(settings_pages.router)
