@@ -221,8 +221,13 @@ def demo(
                                                          interval_s=interval,
                                                          platform=platform).start()
             seed_demo_people(s)
+            from dashboards.demo_town import DEMO_PASSWORD, seed
+
+            town = seed(s, with_alerts=False)  # accounts, and a week of history to look at
             typer.echo("")
             typer.echo(f"  mimamori is running.  Web UI: {s.web.url}")
+            typer.echo(f"  ログイン / log in (password {DEMO_PASSWORD}): "
+                       + ", ".join(["hanako", "taro", "suido", "admin", *town["world_users"]]))
             typer.echo(f"  MQTT {s.mqtt.url} · InfluxDB {s.influx.url} (db {s.influx.database})")
             typer.echo(f"  Alerts sent (outbox): {s.web.url}alerts/outbox")
             typer.echo("")
