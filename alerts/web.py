@@ -151,7 +151,11 @@ def _ack_page(request: Request, token: str, post: bool) -> HTMLResponse:
         subject = (sp.name or sp.person_id) if sp else alert.subject_person
     else:
         subject = alert.site or alert.device_id
-    text = render(alert.to_dict(), lang, subject=subject, where=alert.site).text
+    site = ctx.registry.get_site(alert.site) if alert.site else None
+    where = (site.name or site.site_id) if site else alert.site
+    if not alert.subject_person and site is not None:
+        subject = where
+    text = render(alert.to_dict(), lang, subject=subject, where=where).text
     return TEMPLATES.TemplateResponse(request, "alerts_ack.html", {
         "lang": lang, "title": t["ack_title"], "text": text, "done": done,
         "button": t["button"], "note": t["note"]})
