@@ -110,6 +110,9 @@ def _register(registry, n: int, anomalous: list[str]) -> list[str]:
         c.execute(r.devices.insert(), [{"device_id": d, "profile": PROFILE, "site": f"h-{d}",
                                         "name": "", "person_id": f"wearer-{d}", "params": "{}",
                                         "created_ns": now} for d in devices])
+        if not anomalous:
+            registry._bump(c)
+            return devices
         c.execute(r.people.insert(), [{"person_id": f"wearer-{d}", "kind": "wearer",
                                        "name": f"利用者 {d}", "language": "ja",
                                        "channels": "[]", "settings": "{}"} for d in anomalous])
