@@ -2,10 +2,11 @@
 reading to the notification arriving at a webhook receiver and at a real
 SMTP server, through the whole path (gateway → analytics → alerts).
 
-For each fleet size N (default 1,000 and 10,000 devices): N paddy sensors
-(``paddy_json_v1``) send 2,000 readings/s in total, from a separate load
-process; 200 anomalies (a water level below the band) are injected at
-random moments, each on its own device, whose field has its own farmer.
+For each fleet size N (default 1,000 and 10,000 devices): N wearables
+(``wearable_json_v1``) send 2,000 readings/s in total, from a separate load
+process; 200 anomalies (an SOS press, which analytics turns into a critical
+finding at once) are injected at random moments, each on its own device,
+whose wearer has her own family member to tell.
 Each anomaly is timed from just before its reading is published to (a) the
 signed webhook POST with the "opened" alert event and (b) the e-mail to the
 farmer arriving at the aiosmtpd server. Reported per fleet: p50/p99 of the
@@ -31,7 +32,7 @@ from typing import Annotated, Any
 import orjson
 import typer
 
-PROFILE = "paddy_json_v1"
+PROFILE = "wearable_json_v1"
 
 
 def _pct(values: list[float], q: float) -> float | None:
@@ -44,8 +45,8 @@ def _pct(values: list[float], q: float) -> float | None:
 def _load(mqtt_url: str, root: str, devices: list[str], schedule: list[tuple[float, str]],
           rate: float, duration_s: float, out: Any) -> None:
     """The load process: ``rate`` readings/s round-robin over ``devices``;
-    at each scheduled moment the device's next reading is anomalous (and
-    stays so). Sends {device: publish time ns} back through ``out``."""
+    at each scheduled moment that device sends an SOS reading. Sends
+    {device: publish time ns} back through ``out``."""
     from mimamori.bus import Bus
     from mimamori.config import MqttSettings
     from mimamori.topics import Topics
@@ -53,10 +54,10 @@ def _load(mqtt_url: str, root: str, devices: list[str], schedule: list[tuple[flo
     topics = Topics(root)
     bus = Bus(MqttSettings(url=mqtt_url), f"bench-load-{uuid.uuid4().hex[:6]}",
               persistent=False).connect()
-    normal = [orjson.dumps({"level_mm": 50 + i % 30, "temp_c": 24.5, "bat": 90})
-              for i in range(97)]
-    low = orjson.dumps({"level_mm": 3, "temp_c": 24.5, "bat": 90})
-    bad: set[str] = set()
+    normal = [orjson.dumps({"hr": 64 + i % 12, "spo2": 97, "skin_temp": 33.5, "worn": True,
+                            "fall": False, "sos": False, "bat": 80}) for i in range(97)]
+    low = orjson.dumps({"hr": 88, "spo2": 96, "skin_temp": 33.5, "worn": True, "fall": False,
+                        "sos": True, "bat": 80})
     t0s: dict[str, int] = {}
     start = time.monotonic()
     sent, i, k = 0, 0, 0
@@ -69,14 +70,13 @@ def _load(mqtt_url: str, root: str, devices: list[str], schedule: list[tuple[flo
             dev = schedule[k][1]
             t0s[dev] = time.time_ns()
             bus.publish(topics.up(PROFILE, dev), low)
-            bad.add(dev)
             sent += 1
             k += 1
         due = int(el * rate) - sent
         for _ in range(max(0, due)):
             dev = devices[i % len(devices)]
             i += 1
-            bus.publish(topics.up(PROFILE, dev), low if dev in bad else normal[i % 97])
+            bus.publish(topics.up(PROFILE, dev), normal[i % 97])
             sent += 1
         time.sleep(tick)
     bus.close()
@@ -105,17 +105,24 @@ def _register(registry, n: int, anomalous: list[str]) -> list[str]:
     now = time.time_ns()
     devices = [f"bench-{i:05d}" for i in range(n)]
     with registry.engine.begin() as c:
-        c.execute(r.sites.insert(), [{"site_id": f"f-{d}", "kind": "field", "name": f"田 {d}",
-                                      "settings": "{}"} for d in devices])
-        c.execute(r.devices.insert(), [{"device_id": d, "profile": PROFILE, "site": f"f-{d}",
-                                        "name": "", "params": "{}", "created_ns": now}
-                                       for d in devices])
-        c.execute(r.people.insert(), [{"person_id": f"farmer-{d}", "kind": "farmer",
-                                       "name": f"農家 {d}", "language": "ja",
+        c.execute(r.sites.insert(), [{"site_id": f"h-{d}", "kind": "household",
+                                      "name": f"家 {d}", "settings": "{}"} for d in devices])
+        c.execute(r.devices.insert(), [{"device_id": d, "profile": PROFILE, "site": f"h-{d}",
+                                        "name": "", "person_id": f"wearer-{d}", "params": "{}",
+                                        "created_ns": now} for d in devices])
+        if not anomalous:
+            registry._bump(c)
+            return devices
+        c.execute(r.people.insert(), [{"person_id": f"wearer-{d}", "kind": "wearer",
+                                       "name": f"利用者 {d}", "language": "ja",
+                                       "channels": "[]", "settings": "{}"} for d in anomalous])
+        c.execute(r.people.insert(), [{"person_id": f"family-{d}", "kind": "family",
+                                       "name": f"家族 {d}", "language": "ja",
                                        "email": f"{d}@bench.example", "channels": '["email"]',
                                        "settings": "{}"} for d in anomalous])
-        c.execute(r.relations.insert(), [{"person_id": f"farmer-{d}", "relation": "farmer_of",
-                                          "subject_kind": "site", "subject_id": f"f-{d}",
+        c.execute(r.relations.insert(), [{"person_id": f"family-{d}",
+                                          "relation": "family_member_of",
+                                          "subject_kind": "person", "subject_id": f"wearer-{d}",
                                           "priority": 1} for d in anomalous])
         registry._bump(c)
     return devices

@@ -104,9 +104,13 @@ def test_alert(device: Annotated[str, typer.Option(help="device id")] = "demo-we
     evidence = {"fall_confidence": 0.94} if k is EventKind.FALL else {}
     f = Finding(device, k, sev, FindingState.CLEARED if clear else FindingState.OPENED,
                 time.time_ns(), dev.site, dev.profile, Family.GENERIC, evidence)
-    from mimamori.mqtt_auth import with_stage_credentials
+    from mimamori.mqtt_auth import auth_dir, with_stage_credentials
 
-    mqtt = with_stage_credentials(s, "admin").mqtt  # the demo runs the broker with users
+    mqtt = s.mqtt
+    if not mqtt.username and (auth_dir(s) / "users.json").exists():
+        # the broker runs with users (as in the demo): publish as the admin user
+        authed = s.model_copy(update={"mqtt": s.mqtt.model_copy(update={"auth": True})})
+        mqtt = with_stage_credentials(authed, "admin").mqtt
     bus = Bus(mqtt, f"mimamori-test-alert-{time.time_ns()}", persistent=False).connect()
     try:
         bus.publish_durably([(Topics(s.bus.topic_root).findings(partition(device, s.bus.partitions)),

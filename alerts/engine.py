@@ -50,6 +50,7 @@ class AlertEngine:
         self.public_url = public_url.rstrip("/")
         self.inhibitor = inhibitor or Inhibitor()
         self.tz = ZoneInfo(config.timezone)
+        self._last_event_id = 0  # acks/resolutions announced up to this history id
 
     # -- labels and routing ------------------------------------------------
     def labels(self, alert: Alert) -> dict[str, str]:
@@ -109,13 +110,27 @@ class AlertEngine:
 
     # -- escalation ----------------------------------------------------------
     def tick(self, now_ns: int | None = None) -> int:
-        """Run every escalation step and reminder that is due."""
+        """Run every escalation step and reminder that is due, and announce
+        acknowledgements and hand resolutions made anywhere."""
         now = now_ns or time.time_ns()
+        self.announce_human_events()
         n = 0
         for a in self.store.due_alerts(now):
             self.advance(a, now)
             n += 1
         return n
+
+    def announce_human_events(self) -> None:
+        """Acks and hand resolutions go to the system receivers; a hand
+        resolution also sends the recovery messages. Idempotent (ledger keys)."""
+        for event_id, alert_id, event in self.store.human_events_since(self._last_event_id):
+            self._last_event_id = event_id
+            a = self.store.get(alert_id)
+            if a is None:
+                continue
+            if event == "resolved":
+                self.recover(a)
+            self.announce(a, event)
 
     def advance(self, a: Alert, now: int) -> None:
         policy = self.config.policies.get(a.policy or "default") or self.config.policies["default"]

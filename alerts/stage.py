@@ -53,6 +53,8 @@ class AlertsStage:
         self.registry = Registry(settings.registry)
         self.devices = DeviceCache(self.registry)
         self.bus = Bus(settings.mqtt, client_id)
+        self.status_bus = Bus(settings.mqtt, f"{client_id}-status", persistent=False)
+        self._lock = threading.Lock()  # findings and gateway status both open alerts
         self.inhibitor = Inhibitor()
         self._gateways: dict[str, bool] = {}  # LoRa gateway → online, from its status
         self.engine = AlertEngine(self.store, self.registry, self.config,
@@ -70,13 +72,19 @@ class AlertsStage:
             n.start()
         self.dispatcher = Dispatcher(self.store, self.notifiers, self.config)
         self.bus.connect()
-        self.bus.consume([self.topics.findings_filter, f"{self.topics.root}/status/gateway/+",
-                          f"{self.topics.root}/status/device/+"], self.handle, name="alerts",
+        self.bus.consume([self.topics.findings_filter], self.handle, name="alerts",
                          batch_wait_s=0.005)
+        # Device status arrives with every reading (thousands a second): its own
+        # client and worker, so findings never queue behind it.
+        self.status_bus.connect()
+        self.status_bus.consume([f"{self.topics.root}/status/gateway/+",
+                                 f"{self.topics.root}/status/device/+"], self._status_batch,
+                                name="alerts-status", batch_max=5000)
         # The broker handles one client's packets in order: once this
         # status message is acknowledged, the subscriptions above are in place.
-        self.bus.publish_durably([(self.topics.stage_status(STAGE), orjson.dumps(
-            {"stage": STAGE, "state": "running", "ts_ns": time.time_ns()}))])
+        up = orjson.dumps({"stage": STAGE, "state": "running", "ts_ns": time.time_ns()})
+        self.bus.publish_durably([(self.topics.stage_status(STAGE), up)])
+        self.status_bus.publish_durably([(self.topics.stage_status(STAGE), up)])
         self._thread = threading.Thread(target=self._run, name="alerts-engine", daemon=True)
         self._thread.start()
         return self
@@ -86,6 +94,7 @@ class AlertsStage:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(30)
+        self.status_bus.close()
         self.bus.close()
         if self.dispatcher is not None:
             self.dispatcher.close()
@@ -101,7 +110,6 @@ class AlertsStage:
         findings_prefix = f"{self.topics.root}/findings/"
         for m in batch:
             if not m.topic.startswith(findings_prefix):
-                self._status(m)
                 continue
             try:
                 f = Finding.decode(m.payload)
@@ -111,11 +119,17 @@ class AlertsStage:
                 out.append((self.topics.deadletter(STAGE), d.encode()))
                 continue
             dev = self.devices.get(f.device_id)
-            change = self.store.apply_finding(f, dev.person_id if dev else None,
-                                              self.config.flap_window_s)
-            self.engine.on_change(change)
+            with self._lock:
+                change = self.store.apply_finding(f, dev.person_id if dev else None,
+                                                  self.config.flap_window_s)
+                self.engine.on_change(change)
         if out:
             self.bus.publish_durably(out)
+        self._wake.set()
+
+    def _status_batch(self, batch: list[Message]) -> None:
+        for m in batch:
+            self._status(m)
         self._wake.set()
 
     def _status(self, m: Message) -> None:
@@ -140,7 +154,9 @@ class AlertsStage:
                         int(doc.get("last_seen_ns") or time.time_ns()), str(doc.get("site", "")),
                         evidence={"last_seen_ns": doc.get("last_seen_ns"),
                                   "source": "gateway status"})
-            self.engine.on_change(self.store.apply_finding(f, None, self.config.flap_window_s))
+            with self._lock:
+                self.engine.on_change(self.store.apply_finding(f, None,
+                                                               self.config.flap_window_s))
         else:
             gws = doc.get("gateways") or []
             ids = [g if isinstance(g, str) else g.get("gateway_id", g.get("id", "")) for g in gws]

@@ -271,6 +271,18 @@ class AlertStore:
         with self.engine.begin() as c:
             self._event(c, alert_id, event, actor, detail)
 
+    def human_events_since(self, last_id: int, limit: int = 500) -> list[tuple[int, int, str]]:
+        """(event id, alert id, event) of acknowledgements and hand resolutions
+        after ``last_id`` — whoever made them (web UI, LINE, another process)."""
+        with self.engine.connect() as c:
+            rows = c.execute(select(alert_events.c.id, alert_events.c.alert_id,
+                                    alert_events.c.event)
+                             .where(and_(alert_events.c.id > last_id,
+                                         alert_events.c.event.in_(("acknowledged", "resolved")),
+                                         alert_events.c.actor != "finding"))
+                             .order_by(alert_events.c.id).limit(limit)).all()
+        return [(r[0], r[1], r[2]) for r in rows]
+
     def history(self, alert_id: int) -> list[AlertEvent]:
         with self.engine.connect() as c:
             rows = c.execute(select(alert_events.c.alert_id, alert_events.c.ts_ns,

@@ -30,7 +30,6 @@ from mimamori.registry import Registry
 
 from .ack import AckTokenError, load_ack_key, read_token
 from .config import AlertsConfig, load_alerts_config
-from .engine import AlertEngine
 from .messages import TZ, render
 from .store import AlertStore
 
@@ -76,10 +75,6 @@ class AlertsWeb:
         self.config: AlertsConfig = stage.config if stage else load_alerts_config(settings)
         self.registry = stage.registry if stage else Registry(settings.registry)
         self.ack_key = load_ack_key(settings.state_dir)
-        # in another process than the alerts stage: the same engine, for announcing acks
-        self.engine = stage.engine if stage else AlertEngine(
-            self.store, self.registry, self.config, self.ack_key,
-            self.config.public_url or settings.web.url)
 
 
     # -- the small API the web UI uses ------------------------------------
@@ -100,13 +95,9 @@ class AlertsWeb:
         return acknowledge(self, alert_id, by, via)
 
     def resolve(self, alert_id: int, by: str, via: str = "web") -> bool:
-        """Resolve by hand; recovery messages and the event go out as on a clear."""
-        ok = self.store.resolve(alert_id, by, via)
-        a = self.store.get(alert_id) if ok else None
-        if a is not None:
-            self.engine.recover(a)
-            self.engine.announce(a, "resolved")
-        return ok
+        """Resolve by hand; the alerts stage sends the recovery messages and
+        the event, as on a clear."""
+        return self.store.resolve(alert_id, by, via)
 
 
 def _ctx(request: Request) -> AlertsWeb:
@@ -123,12 +114,8 @@ def _when(ns: int | None) -> str:
 
 
 def acknowledge(ctx: AlertsWeb, alert_id: int, person_id: str, via: str) -> bool:
-    ok = ctx.store.acknowledge(alert_id, by=person_id, via=via)
-    if ok:
-        a = ctx.store.get(alert_id)
-        if a is not None and ctx.engine is not None:
-            ctx.engine.announce(a, "acknowledged")
-    return ok
+    # the alerts stage announces it to MQTT/webhook receivers from the history
+    return ctx.store.acknowledge(alert_id, by=person_id, via=via)
 
 
 def _ack_page(request: Request, token: str, post: bool) -> HTMLResponse:
@@ -164,7 +151,11 @@ def _ack_page(request: Request, token: str, post: bool) -> HTMLResponse:
         subject = (sp.name or sp.person_id) if sp else alert.subject_person
     else:
         subject = alert.site or alert.device_id
-    text = render(alert.to_dict(), lang, subject=subject, where=alert.site).text
+    site = ctx.registry.get_site(alert.site) if alert.site else None
+    where = (site.name or site.site_id) if site else alert.site
+    if not alert.subject_person and site is not None:
+        subject = where
+    text = render(alert.to_dict(), lang, subject=subject, where=where).text
     return TEMPLATES.TemplateResponse(request, "alerts_ack.html", {
         "lang": lang, "title": t["ack_title"], "text": text, "done": done,
         "button": t["button"], "note": t["note"]})

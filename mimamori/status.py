@@ -40,4 +40,13 @@ def collect_status(settings: Settings, platform: Any = None) -> dict[str, Any]:
     }
     if platform is not None and "alerts" in getattr(platform, "stages", {}):
         out["recent_alerts"] = platform.stages["alerts"].recent_alerts(20)
+    elif platform is not None and (settings.state_dir / "alerts.db").exists():
+        # the alerts stage runs in another process: read its store
+        from alerts.store import AlertStore
+
+        store = AlertStore.for_settings(settings)
+        try:
+            out["recent_alerts"] = store.recent(20)
+        finally:
+            store.close()
     return out

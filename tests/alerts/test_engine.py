@@ -192,3 +192,21 @@ def test_a_finding_stored_but_never_routed_is_routed_on_redelivery(world):
     engine.tick()
     assert ch.what == "updated" and store.get(ch.alert.alert_id).policy == "fall"
     assert notified(store, ch.alert.alert_id) == [("hanako", "email"), ("hanako", "line")]
+
+
+def test_acks_and_hand_resolutions_made_anywhere_are_announced(world):
+    reg, store, engine = world
+    a = apply(store, engine, finding()).alert
+    engine.tick()
+    for d in store.deliveries(a.alert_id):
+        store.finish_delivery(d.id, "sent")
+    # the web UI (another process) writes straight to the store
+    store.acknowledge(a.alert_id, "hanako", "web")
+    store.resolve(a.alert_id, "cm", "web")
+    engine.tick()
+    engine.tick()  # idempotent
+    events = [d.body["extra"]["event"] for d in store.deliveries(a.alert_id)
+              if d.recipient == "receiver:mqtt"]
+    assert events == ["opened", "acknowledged", "resolved"]
+    assert {d.recipient for d in store.deliveries(a.alert_id) if d.purpose == "recovery"} == {
+        "hanako"}
