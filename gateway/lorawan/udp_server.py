@@ -259,8 +259,13 @@ class LorawanGateway:
             # Counters and DevNonces before anything is published: a crash
             # loses at most this batch's readings, never lets a replay through.
             # If the database fails, the batch waits and is retried.
+            joined = bool(self._unpersisted.joins)
             self.store.persist(self._unpersisted)
             self._unpersisted = Changes()
+            if joined:
+                # Our own join bumped the registry's counter; the table already
+                # holds the new session, so a full reload is not needed for it.
+                self._version = self.registry.version()
         if self._pending:
             self._publish(self._pending)
         for d in self._pending_dead or []:
