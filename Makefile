@@ -10,7 +10,8 @@ setup:
 demo: setup
 	@$(VENV)/bin/mimamori demo
 
-test: setup
+test:
+	@bash scripts/setup.sh --test
 	@$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 lint: setup

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import random
+import shutil
 import tempfile
 import threading
 import time
@@ -201,6 +202,7 @@ def run_one(base, n: int, rate: float, anomalies: int, duration_s: float, seed: 
             st.stop()
         hooks.shutdown()
         smtp.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def bench_alerts(

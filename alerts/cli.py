@@ -104,7 +104,10 @@ def test_alert(device: Annotated[str, typer.Option(help="device id")] = "demo-we
     evidence = {"fall_confidence": 0.94} if k is EventKind.FALL else {}
     f = Finding(device, k, sev, FindingState.CLEARED if clear else FindingState.OPENED,
                 time.time_ns(), dev.site, dev.profile, Family.GENERIC, evidence)
-    bus = Bus(s.mqtt, f"mimamori-test-alert-{time.time_ns()}", persistent=False).connect()
+    from mimamori.mqtt_auth import with_stage_credentials
+
+    mqtt = with_stage_credentials(s, "admin").mqtt  # the demo runs the broker with users
+    bus = Bus(mqtt, f"mimamori-test-alert-{time.time_ns()}", persistent=False).connect()
     try:
         bus.publish_durably([(Topics(s.bus.topic_root).findings(partition(device, s.bus.partitions)),
                               f.encode())])

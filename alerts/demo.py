@@ -5,23 +5,26 @@ to tell (a farmer for the simulated fields), so the outbox page
 it was acknowledged.
 
 Ports come from the port plan (``PORTS['smtp_standin']``,
-``PORTS['line_standin']``); override with ``MIMAMORI_SMTP_STANDIN_PORT`` and
-``MIMAMORI_LINE_STANDIN_PORT`` when running a second demo beside another.
+``PORTS['line_standin']``); when one is taken (a second demo beside another)
+a free port is used and logged; ``MIMAMORI_SMTP_STANDIN_PORT`` and
+``MIMAMORI_LINE_STANDIN_PORT`` name them explicitly.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from mimamori.config import PORTS, Settings
 from mimamori.registry import Registry
-from mimamori.services import port_is_free
+from mimamori.services import free_port, port_is_free
 
 from .line_standin import LineStandin
 from .smtp_standin import SmtpStandin
 
+log = logging.getLogger(__name__)
 DEMO_LINE_USER = "U" + "d" * 32
 
 
@@ -40,15 +43,29 @@ class DemoOutbox:
         self.smtp.stop()
 
 
+def _port(env: str, plan: str, what: str) -> int:
+    """The planned port; when it is taken, a free one (said in the log), unless
+    the user named the port explicitly."""
+    name = f"MIMAMORI_{env}_STANDIN_PORT"
+    if os.environ.get(name):
+        port = int(os.environ[name])
+        if not port_is_free("127.0.0.1", port):
+            raise DemoPortTaken(f"port {port} for the demo's {what} ({name}) is taken; free it "
+                                f"or choose another")
+        return port
+    port = PORTS[plan]
+    if port_is_free("127.0.0.1", port):
+        return port
+    other = free_port()
+    log.warning("port %d for the demo's %s is taken; using %d instead", port, what, other)
+    return other
+
+
 def start_demo_outbox(settings: Settings) -> DemoOutbox:
     """Start both stand-ins and point the alerts stage at them (through
     ``$MIMAMORI_ALERTS_CONFIG``, unless the user set one already)."""
-    smtp_port = int(os.environ.get("MIMAMORI_SMTP_STANDIN_PORT", PORTS["smtp_standin"]))
-    line_port = int(os.environ.get("MIMAMORI_LINE_STANDIN_PORT", PORTS["line_standin"]))
-    for what, port in (("SMTP server", smtp_port), ("LINE stand-in", line_port)):
-        if not port_is_free("127.0.0.1", port):
-            raise DemoPortTaken(f"port {port} for the demo's {what} is taken; free it or set "
-                                f"MIMAMORI_{'SMTP' if 'SMTP' in what else 'LINE'}_STANDIN_PORT")
+    smtp_port = _port("SMTP", "smtp_standin", "SMTP server")
+    line_port = _port("LINE", "line_standin", "LINE stand-in")
     outbox = Path(settings.state_dir).resolve() / "outbox"
     outbox.mkdir(parents=True, exist_ok=True)
     smtp = SmtpStandin(smtp_port, record=outbox / "smtp.jsonl").start()

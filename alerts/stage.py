@@ -5,7 +5,9 @@ delivery through the notifier plugins.
   (open / update / reopen / resolve) before the bus acknowledges it; a bad
   finding is dead-lettered with its reason.
 * LoRa gateway and device status (``{root}/status/gateway/+``,
-  ``{root}/status/device/+``) feed the inhibitor.
+  ``{root}/status/device/+``) feed the inhibitor; a gateway going offline
+  opens its own ``gateway_offline`` alert for the operator (and back
+  online resolves it).
 * One engine thread runs due escalation steps and reminders, and the
   dispatcher sends what the ledger says is due (retries, fallbacks).
 
@@ -24,7 +26,7 @@ import orjson
 
 from mimamori.bus import Bus, Message
 from mimamori.config import Settings
-from mimamori.contracts import ContractError, Finding
+from mimamori.contracts import ContractError, EventKind, Finding, FindingState, Severity
 from mimamori.deadletter import DeadLetter
 from mimamori.registry import DeviceCache, Registry
 from mimamori.topics import Topics
@@ -52,6 +54,7 @@ class AlertsStage:
         self.devices = DeviceCache(self.registry)
         self.bus = Bus(settings.mqtt, client_id)
         self.inhibitor = Inhibitor()
+        self._gateways: dict[str, bool] = {}  # LoRa gateway → online, from its status
         self.engine = AlertEngine(self.store, self.registry, self.config,
                                   load_ack_key(settings.state_dir),
                                   self.config.public_url or settings.web.url, self.inhibitor)
@@ -70,6 +73,10 @@ class AlertsStage:
         self.bus.consume([self.topics.findings_filter, f"{self.topics.root}/status/gateway/+",
                           f"{self.topics.root}/status/device/+"], self.handle, name="alerts",
                          batch_wait_s=0.005)
+        # The broker handles one client's packets in order: once this
+        # status message is acknowledged, the subscriptions above are in place.
+        self.bus.publish_durably([(self.topics.stage_status(STAGE), orjson.dumps(
+            {"stage": STAGE, "state": "running", "ts_ns": time.time_ns()}))])
         self._thread = threading.Thread(target=self._run, name="alerts-engine", daemon=True)
         self._thread.start()
         return self
@@ -121,8 +128,19 @@ class AlertsStage:
         name = m.topic.rsplit("/", 1)[-1]
         if "/status/gateway/" in m.topic:
             state = doc.get("state", doc.get("status"))
-            online = doc.get("online", state not in ("offline", "down"))
-            self.inhibitor.gateway_state(name, bool(online))
+            online = bool(doc.get("online", state not in ("offline", "down")))
+            self.inhibitor.gateway_state(name, online)
+            before = self._gateways.get(name)
+            self._gateways[name] = online
+            if before is online or (before is None and online):
+                return
+            # the gateway's own alert, for the operator (devices behind it stay quiet)
+            f = Finding(name, EventKind.GATEWAY_OFFLINE, Severity.WARNING,
+                        FindingState.CLEARED if online else FindingState.OPENED,
+                        int(doc.get("last_seen_ns") or time.time_ns()), str(doc.get("site", "")),
+                        evidence={"last_seen_ns": doc.get("last_seen_ns"),
+                                  "source": "gateway status"})
+            self.engine.on_change(self.store.apply_finding(f, None, self.config.flap_window_s))
         else:
             gws = doc.get("gateways") or []
             ids = [g if isinstance(g, str) else g.get("gateway_id", g.get("id", "")) for g in gws]

@@ -65,7 +65,9 @@ ERRORS_JA = {"this link is not valid": "このリンクは使えません。",
 
 
 class AlertsWeb:
-    """What the routes need, made once per app (lazily, never at import)."""
+    """What the routes need, made once per app (lazily, never at import); also
+    the small Python API for the web UI: ``AlertsWeb(settings, platform)``
+    then ``list_alerts / get / history / deliveries / acknowledge / resolve``."""
 
     def __init__(self, settings, platform=None) -> None:
         stage = getattr(platform, "stages", {}).get("alerts") if platform else None
@@ -78,6 +80,33 @@ class AlertsWeb:
         self.engine = stage.engine if stage else AlertEngine(
             self.store, self.registry, self.config, self.ack_key,
             self.config.public_url or settings.web.url)
+
+
+    # -- the small API the web UI uses ------------------------------------
+    def list_alerts(self, state=None, **filters):
+        return self.store.list_alerts(state, **filters)
+
+    def get(self, alert_id: int):
+        return self.store.get(alert_id)
+
+    def history(self, alert_id: int):
+        return self.store.history(alert_id)
+
+    def deliveries(self, alert_id: int):
+        return self.store.deliveries(alert_id)
+
+    def acknowledge(self, alert_id: int, by: str, via: str = "web") -> bool:
+        """Acknowledge (stops escalation) and tell the system receivers."""
+        return acknowledge(self, alert_id, by, via)
+
+    def resolve(self, alert_id: int, by: str, via: str = "web") -> bool:
+        """Resolve by hand; recovery messages and the event go out as on a clear."""
+        ok = self.store.resolve(alert_id, by, via)
+        a = self.store.get(alert_id) if ok else None
+        if a is not None:
+            self.engine.recover(a)
+            self.engine.announce(a, "resolved")
+        return ok
 
 
 def _ctx(request: Request) -> AlertsWeb:

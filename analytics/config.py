@@ -35,9 +35,9 @@ from .detectors import (
     NotWornDetector,
     OffRouteDetector,
     RangeDetector,
-    RateDetector,
     SilenceDetector,
     StuckDetector,
+    SuddenDropDetector,
     TransientDetector,
     UnusualDwellDetector,
     WanderingDetector,
@@ -94,7 +94,8 @@ def _one(name: str, make: Factory) -> list[tuple[str, Factory]]:
 def _silence(family: str, p: dict[str, Any], interval_s: int) -> list[tuple[str, Factory]]:
     # the profile's "intervals" is a ceiling: we alarm by 1.5 learned intervals
     factor = min(1.5, float(p.get("intervals", 1.5)))
-    return _one("silence", lambda: SilenceDetector(default_interval_s=interval_s, factor=factor))
+    default = max(float(interval_s), float(p.get("still_interval_s", 0)))
+    return _one("silence", lambda: SilenceDetector(default_interval_s=default, factor=factor))
 
 
 def _stuck(family: str, p: dict[str, Any], interval_s: int) -> list[tuple[str, Factory]]:
@@ -137,10 +138,12 @@ BUILDERS: dict[str, Callable[[str, dict[str, Any], int], list[tuple[str, Factory
     "inactivity": _inactivity,
     "heart_rate": lambda f, p, i: _one("heart_rate", lambda: BaselineDetector(
         "heart_rate_bpm", z_alarm=float(p.get("robust_z", 4.0)), guard_low=50.0,
-        guard_high=120.0, min_duration=int(p.get("consecutive", 2)),
+        guard_high=120.0, hard_low=40.0, hard_high=130.0,
+        min_duration=int(p.get("consecutive", 2)),
         kind=EventKind.HEART_RATE_ABNORMAL)),
     "spo2": lambda f, p, i: _one("spo2", lambda: BaselineDetector(
         "spo2_pct", z_alarm=float(p.get("robust_z", 3.0)), guard_low=float(p.get("below", 91)),
+        hard_low=90.0,
         buckets=1, min_duration=int(p.get("consecutive", 2)), kind=EventKind.SPO2_LOW)),
     "not_worn": lambda f, p, i: _one("not_worn", lambda: NotWornDetector(
         hours=float(p.get("after_h", 3.0)))),
@@ -157,17 +160,18 @@ BUILDERS: dict[str, Callable[[str, dict[str, Any], int], list[tuple[str, Factory
         "low", low_hours=float(p.get("low_hours", 15.0)))),
     "overflow": lambda f, p, i: _one("water_high", lambda: WaterBandDetector(
         "high", high_margin_cm=float(p.get("margin_cm", 1.5)),
-        high_hours=float(p.get("hours", 6.0)))),
-    "sudden_drop": lambda f, p, i: _one("sudden_drop", lambda: RateDetector(
+        high_hours=float(p.get("hours", 10.0)))),
+    "sudden_drop": lambda f, p, i: _one("sudden_drop", lambda: SuddenDropDetector(
         "water_level_cm", max_drop_per_h=float(p.get("rate_mm_per_h", 5.0)) / 10,
         window_s=7200, min_points=max(4, 5400 // i),
-        min_duration=max(1, min(3, math.ceil(float(p.get("min_duration_h", 0.5)) * 3600 / i))),
-        kind=EventKind.SUDDEN_DROP)),
+        min_duration=max(1, min(3, math.ceil(float(p.get("min_duration_h", 0.5)) * 3600 / i))))),
     "heat": lambda f, p, i: _one("heat_risk", lambda: HeatRiskDetector(
         mean_c=float(p.get("water_mean_c", 30.0)), days=int(p.get("days", 3)))),
+    # the burst detector learns the node's pressure-flow curve; profile keys
+    # flow_step (share of the mean flow) and residual_drop_mpa tune it
     "burst": lambda f, p, i: _one("burst", lambda: BurstDetector(
-        flow_step=float(p.get("flow_jump_pct", 20)) / 100,
-        pressure_step=float(p.get("pressure_drop_mpa", 0.02)))),
+        flow_step=float(p.get("flow_step", 0.2)),
+        pressure_drop=float(p.get("residual_drop_mpa", 0.015)))),
     "transient": lambda f, p, i: _one("transient", lambda: TransientDetector(
         min_jump_mpa=float(p.get("min_jump_mpa", 0.1)))),
     "leak": lambda f, p, i: _one("leak_night_flow", lambda: NightlyCusum(

@@ -35,8 +35,18 @@ SettingsFor = Callable[[str, str], dict[str, Any]]  # (device_id, site) → ctx
 
 
 class DeviceDetectors:
-    __slots__ = ("device_id", "profile", "family", "site", "wrappers", "active", "ctx",
-                 "deadline", "last_ns", "timed")
+    __slots__ = (
+        "active",
+        "ctx",
+        "deadline",
+        "device_id",
+        "family",
+        "last_ns",
+        "profile",
+        "site",
+        "timed",
+        "wrappers",
+    )
 
     def __init__(self, device_id: str, profile: str, family: Family, site: str,
                  wrappers: dict[str, Thresholded], ctx: dict[str, Any]) -> None:

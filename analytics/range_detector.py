@@ -11,7 +11,7 @@ from __future__ import annotations
 
 
 class RangeDetector:
-    __slots__ = ("low", "high", "hysteresis", "state")
+    __slots__ = ("high", "hysteresis", "low", "state")
 
     def __init__(self, low: float | None = None, high: float | None = None,
                  hysteresis: float = 0.0) -> None:

@@ -112,7 +112,7 @@ class AnalyticsStage:
                 if time.monotonic() - last_cp >= self.checkpoint_s:
                     self.checkpoint()
                     last_cp = time.monotonic()
-            except Exception as exc:  # keep the clock alive; the next tick retries
+            except Exception as exc:  # noqa: BLE001 — keep the clock alive; the next tick retries
                 log.warning("analytics clock: %s", exc)
 
     # -- the work --------------------------------------------------------

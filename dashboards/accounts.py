@@ -164,8 +164,9 @@ class Accounts:
             raise AccountError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
         if language not in ("ja", "en"):
             raise AccountError("language is ja or en")
-        values = dict(password_hash=self.hasher.hash(password), role=role, person_id=person_id,
-                      display_name=display_name, language=language, disabled=0)
+        values = {"password_hash": self.hasher.hash(password), "role": role,
+                  "person_id": person_id, "display_name": display_name, "language": language,
+                  "disabled": 0}
         with self.engine.begin() as c:
             exists = c.execute(select(users.c.username).where(users.c.username == username)).first()
             if exists and not replace:

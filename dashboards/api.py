@@ -196,7 +196,8 @@ def history(device_id: str, request: Request, ctx: Ctx, who: ApiWho,
     if d.person_id:
         ctx.accounts.audit(who.user.username, "view", "person", d.person_id, "health",
                            device=device_id, via="api")
-    return HistoryOut(device_id=device_id, resolution=resolution or choose_resolution(since_s),
+    return HistoryOut(device_id=device_id,
+                      resolution=resolution or choose_resolution(since_s, family_of(d.profile)),
                       series=series)
 
 

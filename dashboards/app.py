@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -102,8 +102,8 @@ def _html_errors(app: FastAPI) -> None:
         if (request.url.path.startswith("/api") or not wants_html
                 or exc.status_code < 400 or "dashboards.pages" not in _loaded):
             return await http_exception_handler(request, exc)
+        from dashboards.context import pick_lang, texts
         from dashboards.pages import render
-        from dashboards.context import texts, pick_lang
 
         t = texts(pick_lang(request))
         msg = t["csrf"] if exc.detail == "csrf" else t["not_found_text"]

@@ -35,13 +35,11 @@ ROLE_HOME = {"family": "/family", "farmer": "/farmer", "public_works": "/public-
 
 class WebContext:
     def __init__(self, settings: Settings, platform: Any = None) -> None:
-        from ingest.influx import InfluxClient
-
         self.settings = settings
         self.platform = platform
         self.registry = Registry(settings.registry)
         self.accounts = Accounts(settings.registry)
-        self.telemetry = Telemetry(InfluxClient(settings.influx))
+        self.telemetry = Telemetry(settings)
         self.alerts = open_alert_store(settings)
         self._tail = None
 

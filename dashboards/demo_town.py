@@ -16,11 +16,12 @@ from typing import Any
 from ingest.influx import InfluxClient
 from ingest.line_protocol import line
 from mimamori.config import Settings
-from mimamori.contracts import EventKind, Finding, FindingState, Severity
+from mimamori.contracts import EventKind, Family, Finding, FindingState, Severity
 from mimamori.registry import Registry
 
 from .accounts import Accounts
 from .alert_source import open_alert_store
+from .telemetry import family_of
 
 DEMO_PASSWORD = "mimamori-demo"
 H = 3600 * 10**9
@@ -38,15 +39,27 @@ USERS = [  # username, role, person_id, display name, language
 ]
 
 
+DEVICES = [
+    ("wear-001", "wearable_v1", "home-tanaka", "和子さんの腕時計", "tanaka-kazuko"),
+    ("wear-002", "wearable_v1", "home-sato", "一郎さんの腕時計", "sato-ichiro"),
+    ("tag-001", "child_tag_v1", "home-suzuki", "蓮くんのタグ", "suzuki-ren"),
+    ("paddy-001", "paddy_json_v1", "field-higashi", "1号田 水位計", None),
+    ("paddy-002", "paddy_json_v1", "field-kawazoi", "2号田 水位計", None),
+    ("wm-tamaru", "water_main_v1", "district-tamaru", "田丸 配水管モニター", None),
+    ("wm-east", "water_main_v1", "district-east", "東部 配水管モニター", None),
+    ("wm-west", "water_main_v1", "district-west", "西部 配水管モニター", None),
+]
+
+
 def build_registry(reg: Registry) -> None:
     sites = [
         ("home-tanaka", "household", "田中さん宅", 34.4862, 136.6281, {}),
         ("home-sato", "household", "佐藤さん宅", 34.4791, 136.6402, {}),
         ("home-suzuki", "household", "鈴木さん宅", 34.4870, 136.6250, {}),
         ("school-tamaru", "school", "田丸小学校", 34.4889, 136.6335, {}),
-        ("field-001", "field", "東の田 (1号)", 34.4755, 136.6452,
+        ("field-higashi", "field", "東の田 (1号)", 34.4755, 136.6452,
          {"crop_calendar": WINTER_CALENDAR}),
-        ("field-002", "field", "川沿いの田 (2号)", 34.4738, 136.6478,
+        ("field-kawazoi", "field", "川沿いの田 (2号)", 34.4738, 136.6478,
          {"crop_calendar": WINTER_CALENDAR}),
         ("district-tamaru", "pipe_district", "田丸配水区", 34.4885, 136.6340, {}),
         ("district-east", "pipe_district", "東部配水区", 34.4800, 136.6520, {}),
@@ -72,20 +85,10 @@ def build_registry(reg: Registry) -> None:
     reg.relate("tanaka-hanako", "family_member_of", "person", "tanaka-kazuko")
     reg.relate("sato-jiro", "family_member_of", "person", "sato-ichiro")
     reg.relate("suzuki-mai", "guardian_of", "person", "suzuki-ren")
-    reg.relate("yamada-taro", "farmer_of", "site", "field-001")
-    reg.relate("yamada-taro", "farmer_of", "site", "field-002")
+    reg.relate("yamada-taro", "farmer_of", "site", "field-higashi")
+    reg.relate("yamada-taro", "farmer_of", "site", "field-kawazoi")
     reg.relate("suido-staff", "on_call_for", "site", "district-east")
-    devices = [
-        ("wear-001", "wearable_v1", "home-tanaka", "和子さんの腕時計", "tanaka-kazuko"),
-        ("wear-002", "wearable_v1", "home-sato", "一郎さんの腕時計", "sato-ichiro"),
-        ("tag-001", "child_tag_v1", "home-suzuki", "蓮くんのタグ", "suzuki-ren"),
-        ("paddy-001", "paddy_json_v1", "field-001", "1号田 水位計", None),
-        ("paddy-002", "paddy_json_v1", "field-002", "2号田 水位計", None),
-        ("wm-tamaru", "water_main_v1", "district-tamaru", "田丸 配水管モニター", None),
-        ("wm-east", "water_main_v1", "district-east", "東部 配水管モニター", None),
-        ("wm-west", "water_main_v1", "district-west", "西部 配水管モニター", None),
-    ]
-    for did, prof, site, name, person in devices:
+    for did, prof, site, name, person in DEVICES:
         reg.add_device(did, prof, site, name, person_id=person)
 
 
@@ -105,9 +108,9 @@ def history_lines(now_ns: int, days: int = 7, seed: int = 7) -> list[str]:
     def tags(dev: str, site: str, profile: str) -> dict[str, str]:
         return {"device_id": dev, "site": site, "profile": profile}
 
-    # paddy: hourly, slowly falling then refilled; field-002 drifts low (leaky levee)
-    for dev, site, base, loss in (("paddy-001", "field-001", 4.5, 0.04),
-                                  ("paddy-002", "field-002", 3.2, 0.09)):
+    # paddy: hourly, slowly falling then refilled; field-kawazoi drifts low (leaky levee)
+    for dev, site, base, loss in (("paddy-001", "field-higashi", 4.5, 0.04),
+                                  ("paddy-002", "field-kawazoi", 3.2, 0.09)):
         level = base
         for i in range(days * 24 + 1):
             ts = start + i * H
@@ -146,6 +149,7 @@ def history_lines(now_ns: int, days: int = 7, seed: int = 7) -> list[str]:
                             {"heart_rate_bpm": round(68 + rng.gauss(0, 4), 1),
                              "spo2_pct": round(97 + rng.gauss(0, 0.8), 1),
                              "steps": rng.randint(0, 120), "worn": person_ok,
+                             "fall": dev == "wear-001" and i == 24 * 6 - 2, "sos": False,
                              "battery_pct": round(battery - i * 0.02, 1)}, ts))
         out.append(line("location", tags(dev, site, "wearable_v1"),
                         {"lat": 34.4863, "lon": 136.6284, "gps_accuracy_m": 8.0}, now_ns - step))
@@ -166,7 +170,7 @@ DEMO_ALERTS: list[tuple[str, EventKind, Severity, str, str | None, dict[str, Any
      {"fall_confidence": 0.91}),
     ("wear-002", EventKind.LOW_BATTERY, Severity.WARNING, "home-sato", "sato-ichiro",
      {"battery_pct": 12}),
-    ("paddy-002", EventKind.WATER_LOW, Severity.WARNING, "field-002", None,
+    ("paddy-002", EventKind.WATER_LOW, Severity.WARNING, "field-kawazoi", None,
      {"water_level_cm": 1.1, "band": [2, 6]}),
     ("wm-east", EventKind.LEAK, Severity.WARNING, "district-east", None,
      {"night_flow_rise_m3h": 4.9}),
@@ -176,11 +180,43 @@ DEMO_ALERTS: list[tuple[str, EventKind, Severity, str, str | None, dict[str, Any
 def add_alerts(store: Any, now_ns: int) -> list[Any]:
     out = []
     for i, (dev, kind, sev, site, person, ev) in enumerate(DEMO_ALERTS):
+        profile = next(d[1] for d in DEVICES if d[0] == dev)
         f = Finding(dev, kind, sev, FindingState.OPENED, now_ns - (i + 1) * 20 * 60 * 10**9,
-                    site, evidence=ev)
+                    site=site, profile=profile, family=Family(family_of(profile)), evidence=ev)
         ch = store.apply_finding(f, subject_person=person)
         out.append(getattr(ch, "alert", ch))
     return out
+
+
+def write_history(settings: Settings, lines: list[str], days: int = 29) -> int:
+    """Write through ingest's storage layout (sensor series to the raw RP,
+    locations to their own short-lived RP), then fill the downsampled series
+    for those days the way the continuous queries do for new readings."""
+    from ingest.points import measurement_of
+    from ingest.schema import DS_1H, DS_1M, RAW, SENSOR_MEASUREMENTS, InfluxV1Layout, quote_ident
+
+    client = InfluxClient(settings.influx)
+    try:
+        layout = InfluxV1Layout(client, settings.ingest, settings.influx)
+        layout.ensure()
+        by_rp: dict[str, list[str]] = {}
+        for ln in lines:
+            by_rp.setdefault(layout.target(measurement_of(ln)), []).append(ln)
+        for rp, group in by_rp.items():
+            for i in range(0, len(group), 5000):
+                res = client.write_lines(group[i:i + 5000], retention_policy=rp)
+                if res.outcome.value != "ok":
+                    raise RuntimeError(f"InfluxDB refused the demo history: {res.message}")
+        db = quote_ident(client.database)
+        sensors = "|".join(SENSOR_MEASUREMENTS)
+        for rp, every in ((DS_1M, "1m"), (DS_1H, "1h")):
+            client.query(f"SELECT mean(*), min(*), max(*) INTO {db}.{quote_ident(rp)}.:MEASUREMENT "
+                         f"FROM {db}.{quote_ident(RAW)}./^({sensors})$/ "
+                         f"WHERE time >= now() - {days}d GROUP BY time({every}), *",
+                         method="POST")
+    finally:
+        client.close()
+    return len(lines)
 
 
 def seed(settings: Settings, *, with_history: bool = True, with_alerts: bool = True) -> dict:
@@ -192,17 +228,7 @@ def seed(settings: Settings, *, with_history: bool = True, with_alerts: bool = T
     now = time.time_ns()
     n = 0
     if with_history:
-        client = InfluxClient(settings.influx)
-        try:
-            client.create_database()
-            lines = history_lines(now)
-            for i in range(0, len(lines), 5000):
-                res = client.write_lines(lines[i:i + 5000])
-                if res.outcome.value != "ok":
-                    raise RuntimeError(f"InfluxDB refused the demo history: {res.message}")
-            n = len(lines)
-        finally:
-            client.close()
+        n = write_history(settings, history_lines(now))
     alerts = []
     if with_alerts:
         store = open_alert_store(settings)

@@ -12,7 +12,13 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.responses import (
+    FileResponse,
+    HTMLResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from fastapi.templating import Jinja2Templates
 
 from mimamori.status import collect_status
@@ -217,7 +223,7 @@ def _level_chart(c: dict, t: dict, chart_id: str, small: bool = False) -> str:
                       title=f"{c['site'].name or c['site'].site_id} — {t['water_level']} (7d)",
                       desc=t["chart_level_desc"], unit="cm", band=band,
                       band_label=t["target_band"] if band else "", chart_id=chart_id,
-                      height=200 if small else 260, y_min=0)
+                      height=200 if small else 240, y_min=0)
 
 
 @router.get("/farmer", response_class=HTMLResponse)

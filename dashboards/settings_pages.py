@@ -41,7 +41,7 @@ def _render(request, who, name, title_key, status=200, **kw):
 
 async def _form(request: Request) -> dict[str, Any]:
     form = await request.form()
-    out: dict[str, Any] = {k: form.get(k) for k in form.keys()}
+    out: dict[str, Any] = {k: form.get(k) for k in form}
     out["channels"] = form.getlist("channels")
     return out
 

@@ -38,11 +38,11 @@ def _ticks(lo: float, hi: float, n: int = 5) -> list[float]:
     raw = (hi - lo) / n
     mag = 10 ** math.floor(math.log10(raw))
     step = min((s * mag for s in (1, 2, 2.5, 5, 10) if s * mag >= raw), default=raw)
-    start = math.floor(lo / step) * step
-    out, v = [], start
-    while v <= hi + step * 0.01:
-        out.append(round(v, 6))
+    v = math.floor(lo / step) * step
+    out = [round(v, 6)]
+    while v < hi - step * 1e-6:  # the last tick is at or above the highest value
         v += step
+        out.append(round(v, 6))
     return out
 
 
@@ -52,9 +52,10 @@ def _fmt(v: float) -> str:
 
 def line_chart(series: list[Series], *, title: str, unit: str = "", desc: str = "",
                band: tuple[float, float] | None = None, band_label: str = "",
-               width: int = 640, height: int = 260, chart_id: str = "chart",
+               width: int = 400, height: int = 240, chart_id: str = "chart",
                y_min: float | None = None) -> str:
-    left, right, top, bottom = 56, 16, 16, 40
+    # drawn at phone width: 1 SVG unit ≈ 1 CSS pixel on a phone, larger on a desktop
+    left, right, top, bottom = 44, 10, 26, 44
     pw, ph = width - left - right, height - top - bottom
     pts = [(t, v) for s in series for t, v in s.points if v is not None]
     ts = [t for t, _ in pts] or [0, 1]
@@ -67,7 +68,8 @@ def line_chart(series: list[Series], *, title: str, unit: str = "", desc: str = 
     if y_min is not None:
         lo = min(lo, y_min)
     pad = (hi - lo) * 0.08 or 1.0
-    ticks = _ticks(lo - pad, hi + pad)
+    floor = lo - pad if y_min is None else max(lo - pad, y_min)
+    ticks = _ticks(floor, hi + pad, 4)
     lo, hi = ticks[0], ticks[-1]
 
     def x(t: int) -> float:
@@ -86,29 +88,31 @@ def line_chart(series: list[Series], *, title: str, unit: str = "", desc: str = 
         parts.append(f'<rect x="{left}" y="{yb0:.1f}" width="{pw}" height="{max(yb1 - yb0, 1):.1f}" '
                      f'fill="#d8efd8" stroke="#2d6a1f" stroke-dasharray="4 3"/>')
         if band_label:
-            parts.append(f'<text x="{left + 6}" y="{yb0 + 14:.1f}" font-size="12" '
+            parts.append(f'<text x="{left + 6}" y="{yb0 + 14:.1f}" font-size="13" '
                          f'fill="#1f4d17">{escape(band_label)}</text>')
     for tv in ticks:
         parts.append(f'<line x1="{left}" x2="{left + pw}" y1="{y(tv):.1f}" y2="{y(tv):.1f}" '
                      f'stroke="#c8c8c8" stroke-width="1"/>')
-        parts.append(f'<text x="{left - 6}" y="{y(tv) + 4:.1f}" font-size="12" text-anchor="end" '
+        parts.append(f'<text x="{left - 6}" y="{y(tv) + 4:.1f}" font-size="13" text-anchor="end" '
                      f'fill="#1a1a1a">{_fmt(tv)}</text>')
     if unit:
-        parts.append(f'<text x="8" y="{top + 10}" font-size="12" fill="#1a1a1a">{escape(unit)}</text>')
+        parts.append(f'<text x="4" y="14" font-size="13" fill="#1a1a1a">{escape(unit)}</text>')
     # time axis: one label per day (or per 6 h for short spans), Japan time
     span_h = (t1 - t0) / 3.6e12
     step_h = 24 if span_h > 48 else 6 if span_h > 12 else 1
+    if step_h == 24:  # at least ~48 units between date labels
+        step_h *= max(1, math.ceil(span_h / 24 * 48 / pw))
     start = datetime.fromtimestamp(t0 / 1e9, JST).replace(minute=0, second=0, microsecond=0)
-    if step_h == 24:
+    if step_h >= 24:
         start = start.replace(hour=0)
     tick = start
     while tick.timestamp() * 1e9 <= t1:
         tn = int(tick.timestamp() * 1e9)
         if tn >= t0:
-            label = tick.strftime("%m/%d") if step_h == 24 else tick.strftime("%H:%M")
+            label = tick.strftime("%m/%d") if step_h >= 24 else tick.strftime("%H:%M")
             parts.append(f'<line x1="{x(tn):.1f}" x2="{x(tn):.1f}" y1="{top}" y2="{top + ph}" '
                          f'stroke="#e2e2e2"/>')
-            parts.append(f'<text x="{x(tn):.1f}" y="{height - 20}" font-size="12" '
+            parts.append(f'<text x="{x(tn):.1f}" y="{height - 20}" font-size="13" '
                          f'text-anchor="middle" fill="#1a1a1a">{label}</text>')
         tick += timedelta(hours=step_h)
     parts.append(f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" '
@@ -120,10 +124,10 @@ def line_chart(series: list[Series], *, title: str, unit: str = "", desc: str = 
         if coords:
             parts.append(f'<polyline points="{coords}" fill="none" stroke="{colour}" '
                          f'stroke-width="2.5"{dash}/>')
-        lx = left + 8 + i * 170
+        lx = left + i * 150
         parts.append(f'<line x1="{lx}" x2="{lx + 24}" y1="{height - 6}" y2="{height - 6}" '
                      f'stroke="{colour}" stroke-width="3"{dash}/>'
-                     f'<text x="{lx + 30}" y="{height - 2}" font-size="12" fill="#1a1a1a">'
+                     f'<text x="{lx + 30}" y="{height - 2}" font-size="13" fill="#1a1a1a">'
                      f'{escape(s.name)}</text>')
     parts.append("</svg>")
     return "".join(parts)
@@ -141,12 +145,12 @@ class MapPoint:
     href: str | None = None
 
 
-def schematic_map(points: list[MapPoint], *, title: str, desc: str = "", width: int = 640,
-                  height: int = 420, map_id: str = "map") -> str:
+def schematic_map(points: list[MapPoint], *, title: str, desc: str = "", width: int = 400,
+                  height: int = 300, map_id: str = "map") -> str:
     """Places drawn at their relative positions (equirectangular, north up),
     with a 100 m / 1 km scale bar; no tiles, so it works offline."""
     pts = [p for p in points if p.lat is not None and p.lon is not None]
-    margin = 60
+    margin = 40
     if pts:
         lat0, lat1 = min(p.lat for p in pts), max(p.lat for p in pts)
         lon0, lon1 = min(p.lon for p in pts), max(p.lon for p in pts)
@@ -172,10 +176,15 @@ def schematic_map(points: list[MapPoint], *, title: str, desc: str = "", width: 
     bar_m = 1000 if span_m > 3000 else 100
     bar_px = bar_m * scale
     out.append(f'<line x1="16" x2="{16 + bar_px:.1f}" y1="{height - 16}" y2="{height - 16}" '
-               f'stroke="#1a1a1a" stroke-width="3"/><text x="16" y="{height - 22}" font-size="12" '
+               f'stroke="#1a1a1a" stroke-width="3"/><text x="16" y="{height - 22}" font-size="13" '
                f'fill="#1a1a1a">{"1 km" if bar_m == 1000 else "100 m"}</text>')
-    for p in pts:
+    placed: list[tuple[float, float]] = []
+    for p in sorted(pts, key=lambda p: (p.shape == "star", xy(p)[1], xy(p)[0])):
         px, py = xy(p)
+        ly = py + 5
+        while any(abs(ly - qy) < 18 and abs(px - qx) < 130 for qx, qy in placed):
+            ly += 18  # keep labels of nearby places from overlapping
+        placed.append((px, ly))
         colour = STATE_COLOURS.get(p.state, "#5c5c5c")
         if p.shape == "square":
             mark = (f'<rect x="{px - 9:.1f}" y="{py - 9:.1f}" width="18" height="18" '
@@ -187,7 +196,10 @@ def schematic_map(points: list[MapPoint], *, title: str, desc: str = "", width: 
             mark = (f'<circle cx="{px:.1f}" cy="{py:.1f}" r="10" fill="{colour}" '
                     f'stroke="#1a1a1a"/>')
         text = escape(p.label + (f"（{p.state_text}）" if p.state_text else ""))
-        label = (f'<text x="{px + 14:.1f}" y="{py + 5:.1f}" font-size="14" fill="#1a1a1a">'
+        anchor = "end" if px > width * 0.6 else "start"
+        lx = px - 14 if anchor == "end" else px + 14
+        label = (f'<text x="{lx:.1f}" y="{ly:.1f}" font-size="14" text-anchor="{anchor}" '
+                 f'fill="#1a1a1a" stroke="#f4f6f2" stroke-width="3" paint-order="stroke">'
                  f'{text}</text>')
         if p.href:
             out.append(f'<a href="{escape(p.href)}">{mark}{label}</a>')

@@ -1,21 +1,20 @@
 """Readings for the pages and the API: the latest point of a device and its
-history, read from InfluxDB with InfluxQL (the v1 ``/query`` API).
-
-A thin adapter: the rest of ``dashboards/`` talks to :class:`Telemetry`
-only, so the storage query layer can change underneath it.
+history — a thin adapter over ingest's query layer
+(:class:`ingest.query.ReadingsQuery`: raw, 1-minute or 1-hour series, bound
+parameters), so the rest of ``dashboards/`` talks to :class:`Telemetry` only.
 """
 
 from __future__ import annotations
 
-import re
+import time
 from typing import Any
 
-from ingest.influx import InfluxClient, InfluxError, InfluxUnavailable
+from ingest.influx import InfluxError, InfluxUnavailable
+from ingest.query import QueryError, ReadingsQuery, choose_resolution as _choose
+from mimamori.config import Settings
 
 FAMILIES = ("wearable", "child_tag", "paddy", "water_main")
-_NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
-# resolution → (GROUP BY interval or None for raw points)
-RESOLUTIONS = {"raw": None, "1m": "1m", "1h": "1h"}
+LATEST_WITHIN_S = 30 * 86400
 
 
 def family_of(profile: str) -> str:
@@ -30,78 +29,56 @@ def family_of(profile: str) -> str:
     return "generic"
 
 
-def _lit(s: str) -> str:
-    if not _NAME.match(s):
-        raise ValueError(f"not a plain id: {s!r}")
-    return "'" + s + "'"
+def choose_resolution(span_s: float, measurement: str = "paddy") -> str:
+    """ingest's rule: raw up to 6 h, 1-minute means up to 8 days, hourly beyond.
 
-
-def _ident(s: str) -> str:
-    if not _NAME.match(s):
-        raise ValueError(f"not a plain name: {s!r}")
-    return '"' + s + '"'
-
-
-def choose_resolution(span_s: float) -> str:
-    """raw up to 6 hours, 1-minute means up to 2 days, hourly beyond.
-
-    >>> choose_resolution(3600), choose_resolution(86400), choose_resolution(7 * 86400)
+    >>> choose_resolution(3600), choose_resolution(86400), choose_resolution(30 * 86400)
     ('raw', '1m', '1h')
     """
-    if span_s <= 6 * 3600:
-        return "raw"
-    if span_s <= 2 * 86400:
-        return "1m"
-    return "1h"
+    return _choose(int(span_s * 1e9), measurement)
+
+
+def _missing(exc: InfluxError) -> bool:
+    text = str(exc)
+    return "database not found" in text or "retention policy not found" in text
 
 
 class Telemetry:
-    def __init__(self, client: InfluxClient) -> None:
-        self.client = client
+    def __init__(self, settings: Settings) -> None:
+        self.query = ReadingsQuery(settings)
 
     def close(self) -> None:
-        self.client.close()
-
-    def _rows(self, q: str) -> list[dict[str, Any]]:
-        try:
-            return self.client.points(q)
-        except InfluxError as exc:
-            if "database not found" in str(exc):
-                return []
-            raise
+        self.query.close()
 
     def latest(self, device_id: str, measurement: str) -> dict[str, Any] | None:
-        """The newest value of each field (each may come from a different
-        point) and ``time`` = the newest point's time in ns; None if silent."""
-        rows = self._rows(f"SELECT last(*) FROM {_ident(measurement)} "
-                          f"WHERE device_id = {_lit(device_id)} AND time > now() - 30d")
-        if not rows:
-            return None
-        row = rows[0]
-        out: dict[str, Any] = {k.removeprefix("last_"): v for k, v in row.items()
-                               if k.startswith("last_") and v is not None}
-        newest = self._rows(f"SELECT * FROM {_ident(measurement)} WHERE device_id = "
-                            f"{_lit(device_id)} AND time > now() - 30d ORDER BY time DESC LIMIT 1")
-        out["time"] = newest[0]["time"] if newest else row.get("time")
-        return out
+        """The device's newest point (``time`` in ns and its fields) in the last
+        30 days, or None."""
+        since = time.time_ns() - LATEST_WITHIN_S * 10**9
+        try:
+            row = self.query.latest(measurement, [device_id], since_ns=since).get(device_id)
+        except InfluxError as exc:
+            if _missing(exc):
+                return None
+            raise
+        if row is not None:
+            row = {k: v for k, v in row.items() if k not in ("site", "profile")}
+        return row
 
     def history(self, device_id: str, measurement: str, fields: list[str], since_s: float,
                 resolution: str | None = None) -> dict[str, list[tuple[int, float]]]:
-        """field → [(ts_ns, value)] over the last ``since_s`` seconds; means per
-        minute or hour when ``resolution`` says so (default: by the span)."""
-        res = resolution or choose_resolution(since_s)
-        if res not in RESOLUTIONS:
-            raise ValueError(f"resolution is one of {', '.join(RESOLUTIONS)}")
-        every = RESOLUTIONS[res]
-        where = f"WHERE device_id = {_lit(device_id)} AND time > now() - {int(since_s)}s"
-        if every:
-            sel = ", ".join(f"mean({_ident(f)}) AS {_ident(f)}" for f in fields)
-            q = f"SELECT {sel} FROM {_ident(measurement)} {where} GROUP BY time({every}) fill(none)"
-        else:
-            sel = ", ".join(_ident(f) for f in fields)
-            q = f"SELECT {sel} FROM {_ident(measurement)} {where}"
-        rows = self._rows(q)
-        return {f: [(r["time"], r[f]) for r in rows if r.get(f) is not None] for f in fields}
+        """field → [(ts_ns, value)] over the last ``since_s`` seconds, raw or the
+        means per minute or hour (``resolution`` None: chosen by the span)."""
+        end = time.time_ns()
+        try:
+            h = self.query.history(device_id, measurement, end - int(since_s * 1e9), end, fields,
+                                   resolution or "auto")
+        except QueryError as exc:
+            raise ValueError(str(exc)) from None
+        except InfluxError as exc:
+            if _missing(exc):
+                return {f: [] for f in fields}
+            raise
+        return {f: [(p["time"], p[f]) for p in h.points if p.get(f) is not None] for f in fields}
 
 
-__all__ = ["Telemetry", "InfluxUnavailable", "family_of", "choose_resolution"]
+__all__ = ["InfluxUnavailable", "Telemetry", "choose_resolution", "family_of"]

@@ -30,14 +30,14 @@ WEEK_S = 7 * 86400
 @lru_cache(maxsize=1)
 def _intervals() -> dict[str, int]:
     try:
-        from device_profiles.profile import load_profiles
         from pathlib import Path
 
         import device_profiles
+        from device_profiles.profile import load_profiles
 
         profiles = load_profiles(Path(device_profiles.__file__).parent / "profiles")
         return {pid: int(getattr(p, "interval_s", DEFAULT_INTERVAL_S)) for pid, p in profiles.items()}
-    except Exception:  # profiles that fail to load do not stop the pages
+    except Exception:  # noqa: BLE001 — a profile that fails to load must not stop the pages
         return {}
 
 
@@ -103,9 +103,9 @@ def person_card(ctx: WebContext, who: Who, person: Person, *, detail: bool = Fal
     if detail and who.scope.can_location(person.person_id):
         for d in devs:
             loc = ctx.telemetry.latest(d.device_id, "location")
-            if loc and loc.get("lat") is not None:
-                if card["location"] is None or loc["time"] > card["location"]["time"]:
-                    card["location"] = loc
+            newer = loc and (card["location"] is None or loc["time"] > card["location"]["time"])
+            if newer and loc.get("lat") is not None:
+                card["location"] = loc
         ctx.accounts.audit(who.user.username, "view", "person", person.person_id, "location",
                            shown=card["location"] is not None)
     return card

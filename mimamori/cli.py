@@ -130,9 +130,11 @@ def _preflight(stages: list[str]) -> None:
                        "`mimamori services up` or set MIMAMORI_MQTT__URL")
     if "ingest" in stages:
         ok, detail = influx_ready(s.influx.url, timeout=3.0)
-        if not ok:
-            raise Fail(f"InfluxDB at {s.influx.url} is unreachable ({detail}); start it with "
-                       "`mimamori services up` or set MIMAMORI_INFLUX__URL")
+        if not ok:  # ingest starts anyway: it buffers on disk until InfluxDB answers
+            typer.echo(f"mimamori: warning: InfluxDB at {s.influx.url} is unreachable "
+                       f"({detail}); ingest buffers readings on disk until it answers "
+                       "(start it with `mimamori services up` or set MIMAMORI_INFLUX__URL)",
+                       err=True)
 
 
 def _run_until_signal(stages: list[str], extra=None) -> None:

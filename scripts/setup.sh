@@ -20,11 +20,14 @@ need_pkgs=()
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
 have mosquitto || need_pkgs+=(mosquitto mosquitto-clients)
 have influxd   || need_pkgs+=(influxdb influxdb-client)
-# the real browser for the web tests (Playwright drives Debian's chromium;
-# `playwright install` is never run) and fonts that can show Japanese
-[ -x /usr/bin/chromium ] || need_pkgs+=(chromium)
-[ -d /usr/share/fonts/opentype/noto ] && ls /usr/share/fonts/opentype/noto/NotoSansCJK* >/dev/null 2>&1 \
-  || need_pkgs+=(fonts-noto-cjk)
+# For the tests (and `mimamori screenshots`) only: the real browser
+# (Playwright drives Debian's chromium; `playwright install` is never run) and
+# fonts that can show Japanese. `make demo` does not need them.
+if [ "${1:-}" = "--test" ]; then
+  [ -x /usr/bin/chromium ] || need_pkgs+=(chromium)
+  [ -d /usr/share/fonts/opentype/noto ] && ls /usr/share/fonts/opentype/noto/NotoSansCJK* >/dev/null 2>&1 \
+    || need_pkgs+=(fonts-noto-cjk)
+fi
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
     fail "missing ${need_pkgs[*]}; run: sudo apt-get install -y ${need_pkgs[*]}"

@@ -311,8 +311,8 @@ class ChildTag(DeviceModel):
             self._cadence = min(self.interval_s, max(fast, seg.t1 - ls + 5))
         if not self.drain(ts_ns, dt_s, self.drain_pct_day):
             return None
-        if self.battery < 20 and local_date(day).weekday() == 6 and ls % DAY_S > 19 * H:
-            self.battery = 100.0  # charged on Sunday evening
+        if self.battery < 30 and ls % DAY_S > 19 * H and not self.act.get("battery_dead"):
+            self.battery = 100.0  # the parents charge it that evening when the app says so
         acc = clamp(r.gauss(4.9, 0.8), 3.0, 9.0) if seg.outdoors else r.uniform(10, 25)
         sigma = acc / 2.448  # acc is the 95 % radius of a 2-D normal error
         lat, lon = self.latlon((self.pos[0] + r.gauss(0, sigma), self.pos[1] + r.gauss(0, sigma)))

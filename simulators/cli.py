@@ -45,28 +45,69 @@ def simulate_run(
     interval: Annotated[float | None, typer.Option(help="live demo: fastest interval (s)")] = None,
     duration: Annotated[float, typer.Option(help="live: stop after this many real seconds "
                                                  "(0 = until Ctrl-C)")] = 0.0,
+    influx: Annotated[bool, typer.Option("--influx", help="offline: write the readings into "
+                                         "the platform's InfluxDB instead of readings.csv")] = False,
+    end_now: Annotated[bool, typer.Option("--end-now", help="offline: shift the scenario to end "
+                                          "now (same time of day)")] = False,
 ) -> None:
     """Run a scenario: offline (accelerated, to files, with progress and ETA)
     or live against the running platform (real time or time_scale×)."""
     sc = _load(scenario, seed=seed, duration=span, mode=mode, time_scale=time_scale)
-    if sc.mode == "offline":
+    if end_now:
+        sc = shift_to_end_now(sc)
+    if sc.mode == "offline" and influx:
+        _run_backfill(sc, out or Path("out") / sc.name)
+    elif sc.mode == "offline":
         _run_offline(sc, out or Path("out") / sc.name, workers)
     else:
         _run_live(sc, scenario, devices, interval, duration)
 
 
-def _run_offline(sc, out: Path, workers: int) -> None:
+def shift_to_end_now(sc):
+    """The scenario moved so it ends now (anomaly offsets move with it)."""
+    from datetime import datetime, timedelta
+
+    from .timebase import JST
+
+    start = datetime.now(JST).replace(microsecond=0) - timedelta(seconds=sc.duration_s)
+    return sc.model_validate({**sc.model_dump(mode="json"), "start": start.isoformat()})
+
+
+def _progress_bar():
     from rich.progress import (BarColumn, Progress, TaskProgressColumn, TextColumn,
                                TimeElapsedColumn, TimeRemainingColumn)
 
+    return Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
+                    TextColumn("{task.fields[readings]:,} readings"), TimeElapsedColumn(),
+                    TextColumn("ETA"), TimeRemainingColumn())
+
+
+def _run_backfill(sc, out: Path) -> None:
+    from mimamori.cli import settings
+
+    from .backfill import BackfillError, backfill
+
+    s = settings()
+    typer.echo(f"scenario {sc.name}: {len(sc.device_specs())} devices, {sc.duration} from "
+               f"{sc.start} → InfluxDB {s.influx.url} (db {s.influx.database}); labels → {out}/")
+    try:
+        with _progress_bar() as bar:
+            task = bar.add_task("backfilling", total=1.0, readings=0)
+            stats = backfill(s, sc, out, progress=lambda f, st: bar.update(
+                task, completed=f, readings=st.readings))
+    except BackfillError as exc:
+        _fail(str(exc))
+    typer.echo(orjson.dumps({"influx": s.influx.url, "database": s.influx.database,
+                             "labels": str(out / "labels.csv"), **stats.to_dict()}).decode())
+
+
+def _run_offline(sc, out: Path, workers: int) -> None:
     from .offline_run import run_offline
 
     n = len(sc.device_specs())
     typer.echo(f"scenario {sc.name}: {n} devices, {sc.duration} from {sc.start}, seed {sc.seed}"
                f" → {out}/")
-    with Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
-                  TextColumn("{task.fields[readings]:,} readings"), TimeElapsedColumn(),
-                  TextColumn("ETA"), TimeRemainingColumn()) as bar:
+    with _progress_bar() as bar:
         task = bar.add_task("simulating", total=1.0, readings=0)
         stats = run_offline(sc, out, workers=workers,
                             progress=lambda frac, st: bar.update(task, completed=frac,
@@ -80,11 +121,16 @@ def _run_live(sc, scenario: str, devices: int | None, interval: float | None,
 
     from .live import LiveRunner, LiveSimulator
 
+    s = settings()
+    if s.mqtt.auth and not s.mqtt.username:  # the simulated fleet speaks as the operators' user
+        from mimamori.mqtt_auth import with_stage_credentials
+
+        s = with_stage_credentials(s, "admin")
     if devices is not None or interval is not None:
-        sim = LiveSimulator(settings(), devices=devices or 1000, interval_s=interval or 1,
+        sim = LiveSimulator(s, devices=devices or 1000, interval_s=interval or 1,
                             scenario=scenario, time_scale=sc.time_scale)
     else:
-        sim = LiveRunner(settings(), sc)
+        sim = LiveRunner(s, sc)
     sim.start()
     typer.echo(f"live: {len(sim.models)} devices via {', '.join(sim.transports) or 'nothing'}"
                f", ×{sim.scale:g} from {sim.scenario.start} — Ctrl-C stops")

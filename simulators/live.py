@@ -47,7 +47,8 @@ def live_start(scenario: Scenario, now_ns: int) -> str:
 
 class LiveRunner:
     def __init__(self, settings: Settings, scenario: Scenario, *, register: bool = True,
-                 tick_s: float = 0.5, client_id: str = "mimamori-sim") -> None:
+                 tick_s: float = 0.5, client_id: str = "mimamori-sim",
+                 warmup_s: float = 2.5) -> None:
         self.settings = settings
         self.wall0 = time.time_ns()
         self.scenario = scenario.model_copy(update={"start": live_start(scenario, self.wall0)})
@@ -56,6 +57,7 @@ class LiveRunner:
         self.register = register
         self.tick_s = tick_s
         self.client_id = client_id
+        self.warmup_s = warmup_s
         self.models: list[DeviceModel] = build_models(self.scenario)
         transport_of = {s.device_id: s.transport for s in self.scenario.device_specs()}
         self.routes: dict[str, Transport | None] = {}
@@ -80,7 +82,16 @@ class LiveRunner:
     # -- running -----------------------------------------------------------------
     def start(self) -> LiveRunner:
         if self.register:
-            register_world(Registry(self.settings.registry), self.scenario.seed, self.models)
+            def provision(m: DeviceModel, index: int):
+                t = self.routes[m.device_id]
+                return t.provision(m, index, self.scenario.seed) if t else ({}, {})
+
+            register_world(Registry(self.settings.registry), self.scenario.seed, self.models,
+                           provision)
+            # like devices switched on after they were registered: running stages
+            # notice registry changes within a second or so
+            time.sleep(self.warmup_s)
+            self.wall0 = time.time_ns()
         for name, t in self.transports.items():
             t.open([m for m in self.models if self.routes[m.device_id] is t])
         self._thread = threading.Thread(target=self._run, name="simulator", daemon=True)

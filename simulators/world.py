@@ -16,6 +16,7 @@ scenario always builds the same town.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from typing import Any
 
 from mimamori.contracts import Family
@@ -57,13 +58,18 @@ def build_world_for(device_id: str, family: str, seed: int | str) -> dict[str, A
     return {"surname": sur, "owner": relative}
 
 
-def register_world(registry: Registry, seed: int | str, models: list[DeviceModel]) -> int:
-    """Write sites, people, relations and devices; returns the number of devices."""
+Provision = Callable[[DeviceModel, int], tuple[dict[str, Any], dict[str, str]]]
+
+
+def register_world(registry: Registry, seed: int | str, models: list[DeviceModel],
+                   provision: Provision | None = None) -> int:
+    """Write sites, people, relations and devices (with what their transport
+    needs: DevAddr, keys, tokens — from ``provision``); returns the count."""
     welfare_added = False
     schools_added: set[str] = set()
     wearers = 0
     paddies = 0
-    for m in models:
+    for index, m in enumerate(models):
         info = m.describe()
         params = info.get("params", {})
         lat, lon = info.get("lat"), info.get("lon")
@@ -135,6 +141,9 @@ def register_world(registry: Registry, seed: int | str, models: list[DeviceModel
                                     channels=["line", "email"])
                 registry.relate(pid, "on_call_for", "site", m.site, priority=prio)
             name = f"配水管モニター {m.device_id}"
+        columns, secrets = provision(m, index) if provision else ({}, {})
         registry.add_device(m.device_id, m.profile, m.site, name, person_id=person_id,
-                            lat=lat, lon=lon, params=params)
+                            lat=lat, lon=lon, params=params, **columns)
+        if secrets:
+            registry.set_device_secrets(m.device_id, secrets)
     return len(models)

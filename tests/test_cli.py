@@ -119,14 +119,30 @@ def test_run_starts_and_stops_cleanly_on_sigterm(settings):
     assert not any(st["stages"].values())
 
 
-def test_ingest_with_influxdb_unreachable_is_one_clear_line(services, tmp_path):
+def test_ingest_with_influxdb_unreachable_says_so_in_one_line_and_buffers(services, tmp_path):
+    """Ingest keeps running while InfluxDB is away (it buffers on disk and
+    replays later: see tests/ingest/test_faults.py) and says so in one line."""
+    import signal
+    import time
+
     port = free_port()
-    r = run("ingest", env={"MIMAMORI_STATE_DIR": str(tmp_path),
-                           "MIMAMORI_MQTT__URL": services.mqtt.url,
-                           "MIMAMORI_INFLUX__URL": f"http://127.0.0.1:{port}"})
-    assert r.returncode == 1 and "Traceback" not in r.stderr
-    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("mimamori:")]
+    env = {**os.environ, "MIMAMORI_STATE_DIR": str(tmp_path),
+           "MIMAMORI_MQTT__URL": services.mqtt.url,
+           "MIMAMORI_INFLUX__URL": f"http://127.0.0.1:{port}",
+           "MIMAMORI_INGEST__CLIENT_ID": f"ingest-cli-{port}"}
+    p = subprocess.Popen([BIN, "ingest"], env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not list((tmp_path / "run").glob("stage-*.json")) and p.poll() is None \
+            and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert p.poll() is None  # still running
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=30)
+    assert p.returncode == 0 and "Traceback" not in err
+    lines = [ln for ln in err.splitlines() if ln.startswith("mimamori:")]
     assert len(lines) == 1 and f"127.0.0.1:{port}" in lines[0] and "InfluxDB" in lines[0]
+    assert "buffers" in lines[0]
 
 
 def test_demo_fills_influxdb_and_leaves_nothing_running(tmp_path):

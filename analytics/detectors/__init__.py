@@ -17,7 +17,7 @@ from .generic import (
     SilenceDetector,
     StuckDetector,
 )
-from .paddy import HeatRiskDetector, WaterBandDetector
+from .paddy import HeatRiskDetector, SuddenDropDetector, WaterBandDetector
 from .threshold import Thresholded
 from .univariate import UnivariateNovelty
 from .water_main import BurstDetector, TransientDetector
@@ -27,7 +27,33 @@ DETECTORS: dict[str, type[Detector]] = {c.name: c for c in (
     RangeDetector, RateDetector, StuckDetector, LowBatteryDetector, FlagDetector,
     SilenceDetector, BaselineDetector, NightlyCusum, FallDetector, InactivityDetector,
     NotWornDetector, WanderingDetector, OffRouteDetector, LateArrivalDetector,
-    UnusualDwellDetector, WaterBandDetector, HeatRiskDetector, BurstDetector,
+    UnusualDwellDetector, WaterBandDetector, HeatRiskDetector, SuddenDropDetector, BurstDetector,
     TransientDetector, UnivariateNovelty)}
 
-__all__ = ["DETECTORS", "Detector", "Sample", "Thresholded"]
+__all__ = [
+    "DETECTORS",
+    "BaselineDetector",
+    "BurstDetector",
+    "Detector",
+    "FallDetector",
+    "FlagDetector",
+    "HeatRiskDetector",
+    "InactivityDetector",
+    "LateArrivalDetector",
+    "LowBatteryDetector",
+    "NightlyCusum",
+    "NotWornDetector",
+    "OffRouteDetector",
+    "RangeDetector",
+    "RateDetector",
+    "Sample",
+    "SilenceDetector",
+    "StuckDetector",
+    "SuddenDropDetector",
+    "Thresholded",
+    "TransientDetector",
+    "UnivariateNovelty",
+    "UnusualDwellDetector",
+    "WanderingDetector",
+    "WaterBandDetector",
+]

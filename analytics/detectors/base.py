@@ -49,6 +49,8 @@ class Detector:
     kind: ClassVar[EventKind] = EventKind.ANOMALY
     severity: ClassVar[Severity] = Severity.WARNING
     alarm: float = 1.0
+    #: an open finding stays open while the score is at or above this
+    clear_at: float = 0.5
     #: readings that must be anomalous in a row before a finding opens
     min_duration: int = 1
     #: keep readings that score as anomalous out of the learned baseline

@@ -47,12 +47,14 @@ class BaselineDetector(Detector):
 
     def __init__(self, field: str, z_alarm: float = 4.0, guard_low: float | None = None,
                  guard_high: float | None = None, buckets: int = 24, alpha: float = 0.02,
-                 min_count: int = 30, min_dev: float = 0.5, min_duration: int = 2,
+                 min_count: int = 12, min_dev: float = 0.5, min_duration: int = 2,
+                 hard_low: float | None = None, hard_high: float | None = None,
                  kind: EventKind | str | None = None) -> None:
         self.field, self.z_alarm, self.guard_low, self.guard_high = field, z_alarm, guard_low, \
             guard_high
         self.buckets, self.alpha, self.min_count, self.min_dev = buckets, alpha, min_count, min_dev
         self.min_duration = min_duration
+        self.hard_low, self.hard_high = hard_low, hard_high  # while still learning
         if kind is not None:
             self.kind = EventKind(kind)  # type: ignore[misc]
         n = buckets + 1  # the last one is global
@@ -86,9 +88,9 @@ class BaselineDetector(Detector):
         if v is None:
             return None
         z = self.z(x)
-        if z is None:  # still learning: the guard rails alone
-            return 1.0 if (self.guard_low is not None or self.guard_high is not None) \
-                and self._outside_guards(v) else 0.0
+        if z is None:  # still learning: the hard limits alone
+            return 1.0 if (self.hard_low is not None and v < self.hard_low) or \
+                (self.hard_high is not None and v > self.hard_high) else 0.0
         if abs(z) >= self.z_alarm and self._outside_guards(v):
             return 1.0
         return 0.5 if abs(z) >= self.z_alarm / 2 else 0.0

@@ -92,7 +92,7 @@ class OffRouteDetector(Detector):
     min_duration = 2
     STATE = ()
 
-    def __init__(self, corridor_m: float = 100.0, place_radius_m: float = 150.0,
+    def __init__(self, corridor_m: float = 100.0, place_radius_m: float = 50.0,
                  max_accuracy_m: float = 60.0) -> None:
         self.corridor_m, self.place_radius_m = corridor_m, place_radius_m
         self.max_accuracy_m = max_accuracy_m

@@ -13,6 +13,7 @@ band where an open finding stays open.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from mimamori.contracts import EventKind, Severity
@@ -251,30 +252,57 @@ class FlagDetector(Detector):
 class SilenceDetector(Detector):
     """No reading for longer than ``factor`` × the learned cadence.
 
-    The cadence is learned from the gaps between readings: a robust upper
-    quantile (EW estimate) of recent gaps, so a device that reports every 10
-    minutes indoors and every 2 minutes outdoors is judged by its 10 minutes.
-    Time-driven: :meth:`score_at` is asked on a clock (or at the deadline
-    :meth:`deadline_ns`); the next reading clears it.
+    The cadence is learned from the gaps between readings: the ``quantile``
+    (0.95) of an exponentially decaying histogram of gaps (48 log-spaced
+    bins, 10 s … 1 day, memory ≈ ``memory`` gaps), so a device that reports
+    every 10 minutes indoors and every 2 minutes outdoors is judged by its
+    10 minutes, and one long walk does not shrink it. Until ``min_gaps``
+    gaps are seen the profile's interval is used. Time-driven:
+    :meth:`score_at` is asked at :meth:`deadline_ns`; the next reading clears.
 
     >>> d = SilenceDetector(default_interval_s=600)
     >>> for t in range(0, 6000, 600):
     ...     d.learn_one(Sample(t * NS, {}))
-    >>> d.score_at(6000 * NS), d.score_at(5400 * NS + 1000 * NS)
+    >>> d.score_at(6000 * NS), d.score_at(5400 * NS + 1100 * NS)
     (0.0, 1.0)
     """
 
     name = "silence"
     kind = EventKind.DEVICE_SILENT
-    STATE = ("last_ns", "cadence_s", "gaps")
+    STATE = ("last_ns", "hist", "seen", "weight")
+    BINS = 48
+    LO, HI = 10.0, 86400.0
 
     def __init__(self, default_interval_s: float = 600, factor: float = 1.5,
-                 slack_s: float = 30, min_interval_s: float = 30) -> None:
-        self.factor, self.slack_s, self.min_interval_s = factor, slack_s, min_interval_s
-        self.default_interval_s = default_interval_s
+                 slack_s: float = 30, quantile: float = 0.95, memory: int = 288,
+                 min_gaps: int = 8) -> None:
+        self.factor, self.slack_s, self.quantile = factor, slack_s, quantile
+        self.default_interval_s, self.decay, self.min_gaps = default_interval_s, \
+            1.0 - 1.0 / memory, min_gaps
         self.last_ns = 0
-        self.cadence_s = float(default_interval_s)
-        self.gaps: list[float] = []
+        self.hist = [0.0] * self.BINS
+        self.weight = 1.0
+        self.seen = 0
+        self._ratio = math.log(self.HI / self.LO) / self.BINS
+        self._cad: float | None = None
+
+    def _bin(self, gap: float) -> int:
+        return max(0, min(self.BINS - 1, int(math.log(max(gap, self.LO) / self.LO) / self._ratio)))
+
+    @property
+    def cadence_s(self) -> float:
+        if self.seen < self.min_gaps:
+            return float(self.default_interval_s)
+        if self._cad is None:
+            total = sum(self.hist)
+            acc, b = 0.0, self.BINS - 1
+            for i, c in enumerate(self.hist):
+                acc += c
+                if acc >= self.quantile * total:
+                    b = i
+                    break
+            self._cad = self.LO * math.exp((b + 1) * self._ratio)  # the bin's upper edge
+        return self._cad
 
     def limit_s(self) -> float:
         return self.factor * self.cadence_s + self.slack_s
@@ -293,15 +321,19 @@ class SilenceDetector(Detector):
     def learn_one(self, x: Sample) -> None:
         if self.last_ns and x.ts_ns > self.last_ns:
             gap = (x.ts_ns - self.last_ns) / NS
-            if gap < 4 * self.cadence_s:  # a silence is not a cadence
-                self.gaps.append(gap)
-                if len(self.gaps) > 48:
-                    self.gaps.pop(0)
-                if len(self.gaps) >= 8:
-                    srt = sorted(self.gaps)
-                    q = srt[min(len(srt) - 1, int(0.9 * len(srt)))]
-                    self.cadence_s = max(self.min_interval_s, q)
+            # decay without touching every bin: later gaps weigh more instead
+            self.weight /= self.decay
+            if self.weight > 1e12:
+                self.hist = [c / self.weight for c in self.hist]
+                self.weight = 1.0
+            self.hist[self._bin(gap)] += self.weight
+            self.seen += 1
+            self._cad = None
         self.last_ns = max(self.last_ns, x.ts_ns)
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        super().load_state(state)
+        self._cad = None
 
     def evidence(self, x: Sample | None = None) -> dict[str, Any]:
         return {"last_ns": self.last_ns, "cadence_s": round(self.cadence_s, 1),

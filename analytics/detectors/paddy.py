@@ -28,6 +28,7 @@ from mimamori.contracts import EventKind, Severity
 
 from .base import Detector, Sample
 from .baseline import local_day
+from .generic import RateDetector
 
 NS = 1_000_000_000
 
@@ -101,16 +102,19 @@ def _stage_for(ctx: dict[str, Any], day: int) -> Stage:
 class WaterBandDetector(Detector):
     name = "water_band"
     kind = EventKind.WATER_LOW
-    STATE = ("smooth", "low_since", "high_since", "high_ref", "last_ns")
+    STATE = ("smooth", "low_since", "high_since", "high_ref", "last_ns", "recent")
 
     def __init__(self, side: str = "low", field: str = "water_level_cm", low_hours: float = 15.0,
-                 low_margin_cm: float = 0.3, high_margin_cm: float = 1.5, high_hours: float = 6.0,
-                 high_fall_cm: float = 0.25, smooth_s: float = 3600) -> None:
+                 low_margin_cm: float = 0.3, high_margin_cm: float = 1.5, high_hours: float = 10.0,
+                 high_fall_cm: float = 0.4, smooth_s: float = 3600, flat_cm_h: float = 0.03,
+                 flat_hours: float = 4.0) -> None:
         self.side, self.field = side, field
         self.kind = EventKind.WATER_LOW if side == "low" else EventKind.WATER_HIGH  # type: ignore
         self.low_ns, self.low_margin = int(low_hours * 3600 * NS), low_margin_cm
         self.high_margin, self.high_ns = high_margin_cm, int(high_hours * 3600 * NS)
         self.high_fall, self.smooth_s = high_fall_cm, smooth_s
+        self.flat_cm_h, self.flat_ns = flat_cm_h, int(flat_hours * 3600 * NS)
+        self.recent: list[list[float]] = []  # [ts_ns, value] of the last flat_hours
         self.smooth: float | None = None
         self.low_since = 0
         self.high_since = 0
@@ -158,15 +162,35 @@ class WaterBandDetector(Detector):
         if not high_since:
             return 0.0
         fell = high_ref is not None and high_ref - sm > self.high_fall
-        if x.ts_ns - high_since >= self.high_ns and not fell:
-            return 1.0
-        return 0.5
+        if fell or x.ts_ns - high_since < self.high_ns:
+            return 0.5
+        slope = self._slope_with(x)
+        # pinned at the weir (an open inlet overflowing) — rain water drains away
+        return 1.0 if slope is not None and slope >= -self.flat_cm_h else 0.5
+
+    def _slope_with(self, x: Sample) -> float | None:
+        """Least-squares slope (cm/h) of the last ``flat_hours`` with this reading."""
+        v = x.num(self.field)
+        pts = [(t, y) for t, y in self.recent if x.ts_ns - t <= self.flat_ns] + [(x.ts_ns, v)]
+        if len(pts) < 8 or v is None:
+            return None
+        n = len(pts)
+        mt = sum(t for t, _ in pts) / n
+        my = sum(y for _, y in pts) / n
+        sxx = sum((t - mt) ** 2 for t, _ in pts)
+        if sxx <= 0:
+            return None
+        return sum((t - mt) * (y - my) for t, y in pts) / sxx * 3600 * NS
 
     def learn_one(self, x: Sample) -> None:
         n = self._next(x)
         if n is None:
             return
         self._memo = None
+        if self.side == "high":
+            self.recent.append([x.ts_ns, x.num(self.field)])
+            while self.recent and x.ts_ns - self.recent[0][0] > self.flat_ns:
+                self.recent.pop(0)
         self.smooth, self.low_since, self.high_since, self.high_ref = n
         if self.high_since and self.high_ref is not None and self.high_ref - self.smooth > \
                 self.high_fall:
@@ -181,6 +205,27 @@ class WaterBandDetector(Detector):
             ev.update(stage=st.name, min_cm=st.min_cm, target_cm=st.target_cm,
                       weir_cm=st.weir_cm, value=x.fields.get(self.field))
         return ev
+
+
+class SuddenDropDetector(RateDetector):
+    """A fall faster than ``max_drop_per_h`` (the rate detector), except on
+    the day the crop calendar lowers the water on purpose (中干し, final
+    drainage, a lower weir)."""
+
+    name = "sudden_drop"
+
+    def __init__(self, field: str = "water_level_cm", max_drop_per_h: float = 0.5,
+                 window_s: float = 7200, min_points: int = 8, min_duration: int = 2) -> None:
+        super().__init__(field, max_drop_per_h=max_drop_per_h, window_s=window_s,
+                         min_points=min_points, min_duration=min_duration,
+                         kind=EventKind.SUDDEN_DROP)
+
+    def score_one(self, x: Sample) -> float | None:
+        day = local_day(x.ts_ns)
+        today, before = stage_for(x.ctx, day), stage_for(x.ctx, day - 1)
+        if today is not before and (not today.irrigated or today.weir_cm < before.weir_cm):
+            return 0.0 if x.num(self.field) is not None else None
+        return super().score_one(x)
 
 
 class HeatRiskDetector(Detector):

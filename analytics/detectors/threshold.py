@@ -22,15 +22,27 @@ from .base import Detector, Sample
 
 
 class Thresholded:
-    __slots__ = ("det", "alarm", "clear_at", "min_duration", "clear_after", "protect",
-                 "active", "hot_run", "cool_run", "last_score", "opened_ns", "peak")
+    __slots__ = (
+        "active",
+        "alarm",
+        "clear_after",
+        "clear_at",
+        "cool_run",
+        "det",
+        "hot_run",
+        "last_score",
+        "min_duration",
+        "opened_ns",
+        "peak",
+        "protect",
+    )
 
     def __init__(self, det: Detector, alarm: float | None = None, clear_at: float | None = None,
                  min_duration: int | None = None, clear_after: int = 1,
                  protect_baseline: bool | None = None) -> None:
         self.det = det
         self.alarm = det.alarm if alarm is None else alarm
-        self.clear_at = self.alarm if clear_at is None else clear_at
+        self.clear_at = min(self.alarm, det.clear_at) if clear_at is None else clear_at
         self.min_duration = det.min_duration if min_duration is None else min_duration
         self.clear_after = max(1, clear_after)
         self.protect = det.protect_baseline if protect_baseline is None else protect_baseline

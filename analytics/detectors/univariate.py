@@ -89,14 +89,20 @@ class UnivariateNovelty(Detector):
     name = "univariate"
     alarm = 0.999
 
-    def __init__(self, field: str = "value", dims: tuple[int, ...] = (1, 10), ref: int = 600,
-                 k: int = 5, calib: int = 2000, floor: float = 1e-3, short: int = 10,
+    def __init__(self, field: str = "value", dims: tuple[int, ...] = (1, 10), ref: int = 1200,
+                 k: int = 3, calib: int = 2000, floor: float = 1e-3, short: int = 10,
                  long: int = 2000, warmup: int = 150, alarm: float = 0.999,
-                 suppress: int = 100, sd_floor: float = 1e-3, spread: float = 0.0) -> None:
+                 suppress: int = 100, sd_floor: float = 1e-3, spread: float = 0.0,
+                 excess: float = 3.0,
+                 record: float = 0.0, rec_factor: float = 1.0, repeat_rows: int = 0,
+                 repeat_factor: float = 1.0, sum_scales: bool = False) -> None:
         self.field, self.dims, self.ref, self.k = field, tuple(dims), ref, k
         self.calib, self.floor, self.short, self.long = calib, floor, short, long
         self.warmup, self.alarm, self.suppress = warmup, alarm, suppress
-        self.sd_floor, self.spread = sd_floor, spread
+        self.sd_floor, self.spread, self.excess = sd_floor, spread, excess
+        self.record, self.rec_factor, self.zmax = record, rec_factor, 0.0
+        self.repeat_rows, self.repeat_factor, self.last_alarm_z = repeat_rows, repeat_factor, 0.0
+        self.sum_scales = sum_scales
         self._z_alarm = _norm_ppf(alarm)
         self.maxdim = max(self.dims)
         self.n = 0
@@ -134,12 +140,18 @@ class UnivariateNovelty(Detector):
             if cal.n >= 30:
                 h = cal.view()
                 p = float((h < ncm).mean() + 0.5 * (h == ncm).mean())
-                s_max = max(s_max, -math.log10(max(1.0 - p, self.floor)))
+                s = -math.log10(max(1.0 - p, self.floor))
+                if self.excess:
+                    top = float(h.max())
+                    if ncm > top > 0:
+                        s += self.excess * math.log10(ncm / top)
+                s_max = max(s_max, s) if not self.sum_scales else s_max + s / len(self.dims)
         # mean surprise over the short window, including this one
         m_now = (self.surprise.view().sum() - (self.surprise.buf[self.surprise.i]
                  if self.surprise.n == self.short else 0.0) + s_max) / min(self.surprise.n + 1,
                                                                           self.short)
         score = 0.0
+        z = None
         if self.n >= self.warmup and self.means.n >= 30:
             k = self.means.n
             mu = self.means_sum / k
@@ -150,10 +162,15 @@ class UnivariateNovelty(Detector):
                 # above the alarm level keep the strength of the evidence visible
                 score = self.alarm + (1.0 - self.alarm) * (
                     1.0 - math.exp(-(z - self._z_alarm) / self.spread))
+        if self.record and z is not None and z < self.rec_factor * self.zmax:
+            score = min(score, 0.5)   # not as unusual as what this series already did
         raw_score = score
         if self.since_alarm < self.suppress:
             score = min(score, 0.5)
-        out = (score, ncms, s_max, m_now, raw_score)
+        elif (self.repeat_rows and self.since_alarm < self.repeat_rows and z is not None
+              and z < self.repeat_factor * self.last_alarm_z):
+            score = min(score, 0.5)  # a later alarm must be stronger than the last one
+        out = (score, ncms, s_max, m_now, raw_score, z)
         self._cache = (v, out)
         return out
 
@@ -173,7 +190,9 @@ class UnivariateNovelty(Detector):
             self._learn(v)
 
     def _learn(self, v: float) -> None:
-        score, ncms, s_max, m_now, raw_score = self._compute(v)
+        score, ncms, s_max, m_now, _raw, z = self._compute(v)
+        if self.record and z is not None:
+            self.zmax = max(self.zmax * self.record, z)
         self._cache = None
         for d, ncm in ncms.items():
             self.cal[d].push(ncm)
@@ -186,8 +205,9 @@ class UnivariateNovelty(Detector):
         self.means_sum += m_now
         self.means_sq += m_now * m_now
         self.since_alarm += 1
-        if self.since_alarm > self.suppress and raw_score >= self.alarm:
+        if score >= self.alarm:  # an alarm went out: quiet for a while
             self.since_alarm = 0
+            self.last_alarm_z = z if z is not None else 0.0
         self.vmin, self.vmax = min(self.vmin, v), max(self.vmax, v)
         self.recent.push(v)
         self.n += 1
@@ -210,7 +230,8 @@ class UnivariateNovelty(Detector):
             "vmax": self.vmax if math.isfinite(self.vmax) else None,
             "recent": self.recent.state(), "surprise": self.surprise.state(),
             "means": self.means.state(), "means_sum": self.means_sum,
-            "means_sq": self.means_sq, "since_alarm": self.since_alarm,
+            "means_sq": self.means_sq, "since_alarm": self.since_alarm, "zmax": self.zmax,
+            "last_alarm_z": self.last_alarm_z,
             "points": {str(d): r.state() for d, r in self.points.items()},
             "cal": {str(d): r.state() for d, r in self.cal.items()},
         }
@@ -224,6 +245,8 @@ class UnivariateNovelty(Detector):
         self.means.load(s["means"])
         self.means_sum, self.means_sq = float(s["means_sum"]), float(s["means_sq"])
         self.since_alarm = int(s["since_alarm"])
+        self.zmax = float(s.get("zmax", 0.0))
+        self.last_alarm_z = float(s.get("last_alarm_z", 0.0))
         for d in self.dims:
             self.points[d].load(s["points"][str(d)])
             self.cal[d].load(s["cal"][str(d)])

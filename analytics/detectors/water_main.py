@@ -35,25 +35,40 @@ NS = 1_000_000_000
 
 
 class BurstDetector(Detector):
+    """Burst = flow surge + a pressure drop the flow does not explain.
+
+    The node's pressure follows the district flow (head loss ∝ Q^1.852): an
+    EW least-squares fit p ≈ a + c·Q^1.852 is learned, and a burst shows as
+    a flow step up (``flow_step`` × the mean flow, from the previous reading
+    or against the hour-of-day baseline) together with a residual pressure
+    drop of ``pressure_drop`` MPa — the local loss at the burst. Morning
+    ramps move flow and pressure together along the fitted curve and leave
+    no residual. The finding stays open while the flow stays above the
+    pre-burst baseline."""
+
     name = "burst"
     kind = EventKind.BURST
     severity = Severity.CRITICAL
-    STATE = ("mean_flow", "n", "prev_flow", "prev_p", "slot_flow", "slot_p", "slot_n",
-             "in_burst", "burst_base", "burst_since")
+    STATE = ("mean_flow", "n", "prev_flow", "prev_p", "p_repeats", "fit", "resid_ew",
+             "slot_flow", "slot_n", "in_burst", "burst_base", "burst_since")
 
-    def __init__(self, flow_step: float = 0.2, pressure_step: float = 0.02,
-                 resid_flow: float = 0.25, resid_pressure: float = 0.025, slots: int = 48,
-                 alpha: float = 0.1, min_slot_n: int = 4, max_hours: float = 24.0) -> None:
-        self.flow_step, self.pressure_step = flow_step, pressure_step
-        self.resid_flow, self.resid_pressure = resid_flow, resid_pressure
-        self.slots, self.alpha, self.min_slot_n = slots, alpha, min_slot_n
-        self.max_ns = int(max_hours * 3600 * NS)
+    def __init__(self, flow_step: float = 0.2, pressure_drop: float = 0.015,
+                 resid_flow: float = 0.25, slots: int = 48, alpha: float = 0.1,
+                 fit_alpha: float = 0.003, min_slot_n: int = 4, max_hours: float = 24.0,
+                 warmup: int = 288) -> None:
+        self.flow_step, self.pressure_drop, self.resid_flow = flow_step, pressure_drop, \
+            resid_flow
+        self.slots, self.alpha, self.fit_alpha, self.min_slot_n = slots, alpha, fit_alpha, \
+            min_slot_n
+        self.max_ns, self.warmup = int(max_hours * 3600 * NS), warmup
         self.mean_flow = 0.0
         self.n = 0
         self.prev_flow: float | None = None
+        self.fit = [0.0, 0.0, 0.0, 0.0]  # EW means of z, p, z², z·p (z = Q^1.852)
+        self.resid_ew = 0.0  # recent residual level: follows valve changes, sensor drift
         self.prev_p: float | None = None
+        self.p_repeats = 0   # a frozen pressure sensor says nothing about bursts
         self.slot_flow = [0.0] * slots
-        self.slot_p = [0.0] * slots
         self.slot_n = [0] * slots
         self.in_burst = False
         self.burst_base = 0.0
@@ -62,23 +77,36 @@ class BurstDetector(Detector):
     def _slot(self, ts_ns: int) -> int:
         return int(local_hour(ts_ns) * self.slots / 24) % self.slots
 
+    @staticmethod
+    def _z(q: float) -> float:
+        return max(q, 0.0) ** 1.852
+
+    def residual(self, q: float, p: float) -> float | None:
+        """Measured minus expected pressure at this flow, relative to the
+        recent residual level (MPa)."""
+        if self.n < self.warmup:
+            return None
+        mz, mp, mzz, mzp = self.fit
+        var = mzz - mz * mz
+        c = (mzp - mz * mp) / var if var > 1e-12 * max(mzz, 1.0) else 0.0
+        return p - (mp + c * (self._z(q) - mz)) - self.resid_ew
+
     def _onset(self, q: float, p: float, ts_ns: int) -> bool:
-        if self.n < 12 or self.prev_flow is None or self.prev_p is None:
+        if p == self.prev_p and self.p_repeats >= 2:
+            return False
+        r = self.residual(q, p)
+        if r is None or r > -self.pressure_drop or self.prev_flow is None:
             return False
         m = max(self.mean_flow, 1e-6)
-        if q - self.prev_flow >= self.flow_step * m and self.prev_p - p >= self.pressure_step:
+        if q - self.prev_flow >= self.flow_step * m:
             return True
         s = self._slot(ts_ns)
-        if self.slot_n[s] >= self.min_slot_n:
-            return q - self.slot_flow[s] >= self.resid_flow * m and \
-                self.slot_p[s] - p >= self.resid_pressure
-        return False
+        return self.slot_n[s] >= self.min_slot_n and q - self.slot_flow[s] >= self.resid_flow * m
 
     def _ongoing(self, q: float, ts_ns: int) -> bool:
         if not self.in_burst or ts_ns - self.burst_since > self.max_ns:
             return False
-        m = max(self.mean_flow, 1e-6)
-        return q - self.burst_base >= 0.5 * self.flow_step * m
+        return q - self.burst_base >= 0.5 * self.flow_step * max(self.mean_flow, 1e-6)
 
     def score_one(self, x: Sample) -> float | None:
         q, p = x.num("flow_m3h"), x.num("pressure_mpa")
@@ -95,27 +123,39 @@ class BurstDetector(Detector):
         ongoing = self._ongoing(q, x.ts_ns)
         if not ongoing and self._onset(q, p, x.ts_ns):
             self.in_burst, self.burst_since = True, x.ts_ns
-            s = self._slot(x.ts_ns)
-            self.burst_base = self.slot_flow[s] if self.slot_n[s] >= self.min_slot_n \
-                else (self.prev_flow or q)
+            self.burst_base = self.prev_flow if self.prev_flow is not None else q
             ongoing = True
         elif not ongoing:
             self.in_burst = False
         if not ongoing:  # burst readings stay out of the baseline
-            a = max(0.002, 1.0 / (self.n + 1))
+            a = max(1.0 / 2016, 1.0 / (self.n + 1))   # about a week of 5-min readings
             self.mean_flow += a * (q - self.mean_flow)
+            r = self.residual(q, p)
+            if r is not None:
+                self.resid_ew += 0.1 * r
+            z = self._z(q)
+            f = self.fit
+            raw = None if r is None else r + self.resid_ew
+            if raw is None or abs(raw) < 0.05:  # a failed valve does not bend the curve
+                b = max(self.fit_alpha, 1.0 / (self.n + 1))
+                for i, v in enumerate((z, p, z * z, z * p)):
+                    f[i] += b * (v - f[i])
             s = self._slot(x.ts_ns)
-            b = max(self.alpha, 1.0 / (self.slot_n[s] + 1))
-            self.slot_flow[s] += b * (q - self.slot_flow[s])
-            self.slot_p[s] += b * (p - self.slot_p[s])
+            c = max(self.alpha, 1.0 / (self.slot_n[s] + 1))
+            self.slot_flow[s] += c * (q - self.slot_flow[s])
             self.slot_n[s] += 1
             self.n += 1
+        self.p_repeats = self.p_repeats + 1 if p == self.prev_p else 0
         self.prev_flow, self.prev_p = q, p
 
     def evidence(self, x: Sample | None = None) -> dict[str, Any]:
         ev: dict[str, Any] = {"mean_flow_m3h": round(self.mean_flow, 2)}
         if x is not None:
-            ev.update(flow_m3h=x.fields.get("flow_m3h"), pressure_mpa=x.fields.get("pressure_mpa"))
+            q, p = x.num("flow_m3h"), x.num("pressure_mpa")
+            ev.update(flow_m3h=q, pressure_mpa=p)
+            if q is not None and p is not None:
+                r = self.residual(q, p)
+                ev["pressure_residual_mpa"] = None if r is None else round(r, 4)
         return ev
 
 

@@ -23,6 +23,13 @@ class Transport:
         self.client_id = client_id
         self.sent = 0
 
+    def provision(self, model: DeviceModel, index: int, seed: int | str
+                  ) -> tuple[dict[str, Any], dict[str, str]]:
+        """Registry columns (e.g. ``dev_addr``) and encrypted secrets (keys,
+        tokens) this transport needs for a device; ``index`` is unique per
+        device in the run."""
+        return {}, {}
+
     def open(self, devices: list[DeviceModel]) -> None:
         """Connect; register per-device state (keys, sessions) if needed."""
 

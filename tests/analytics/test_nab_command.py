@@ -23,14 +23,18 @@ def _write_series(path, n=900, spike_at=700):
                         round(v, 3)])
 
 
+def _rows(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
 def test_evaluate_nab_writes_streaming_scores(tmp_path):
     src = tmp_path / "data" / "synthetic" / "spike.csv"
     _write_series(src)
     out = tmp_path / "out"
     result = CliRunner().invoke(app, ["evaluate", "nab", str(tmp_path / "data"), str(out)])
     assert result.exit_code == 0, result.output
-    rows = list(csv.DictReader(open(out / "synthetic" / "spike.csv")))
-    data = list(csv.DictReader(open(src)))
+    rows, data = _rows(out / "synthetic" / "spike.csv"), _rows(src)
     assert [r["timestamp"] for r in rows] == [r["timestamp"] for r in data]
     scores = [float(r["anomaly_score"]) for r in rows]
     assert all(0.0 <= s <= 1.0 for s in scores)
@@ -38,10 +42,9 @@ def test_evaluate_nab_writes_streaming_scores(tmp_path):
     # streaming: the scores of the first 700 rows do not depend on what follows
     head = tmp_path / "head" / "synthetic" / "spike.csv"
     head.parent.mkdir(parents=True)
-    with open(head, "w", newline="") as f:
-        f.write(open(src).read().splitlines()[0] + "\n")
-        f.write("\n".join(open(src).read().splitlines()[1:701]) + "\n")
+    head.write_text("\n".join(src.read_text().splitlines()[:701]) + "\n")
     out2 = tmp_path / "out2"
-    assert CliRunner().invoke(app, ["evaluate", "nab", str(tmp_path / "head"), str(out2)]).exit_code == 0
-    head_scores = [float(r["anomaly_score"]) for r in csv.DictReader(open(out2 / "synthetic" / "spike.csv"))]
+    args = ["evaluate", "nab", str(tmp_path / "head"), str(out2)]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    head_scores = [float(r["anomaly_score"]) for r in _rows(out2 / "synthetic" / "spike.csv")]
     assert head_scores == scores[:700]

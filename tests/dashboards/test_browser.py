@@ -11,11 +11,10 @@ import uuid
 import pytest
 
 from dashboards.accounts import Accounts
+from dashboards.browser import WCAG, chromium_path, launch
 from dashboards.demo_town import DEMO_PASSWORD, seed
 from dashboards.server import WebServer
 from mimamori.services import free_port
-
-from .browser import WCAG, chromium_path, launch
 
 pytestmark = pytest.mark.skipif(chromium_path() is None,
                                 reason="Debian chromium missing: run `make setup`")
@@ -84,7 +83,7 @@ def test_family_member_sees_state_and_acknowledges(live, browser):
 def test_farmer_sees_water_chart(live, browser):
     _, base = live
     page = new_page(browser, base, "taro")
-    page.goto("/fields/field-001")
+    page.goto("/fields/field-higashi")
     chart = page.locator("svg#chart-level")
     assert chart.is_visible()
     box = chart.bounding_box()
@@ -108,10 +107,10 @@ def test_other_familys_person_refused_and_audited(live, browser):
 PAGES = [  # (user, path)
     (None, "/login"), (None, "/status"),
     ("mai", "/family"), ("mai", "/people/suzuki-ren"), ("jiro", "/people/sato-ichiro"),
-    ("taro", "/farmer"), ("taro", "/fields/field-002"),
+    ("taro", "/farmer"), ("taro", "/fields/field-kawazoi"),
     ("suido", "/public-works"), ("suido", "/districts/district-east"),
     ("admin", "/admin"), ("mai", "/settings"), ("mai", "/settings/people/suzuki-ren"),
-    ("hanako", "/settings/people/tanaka-kazuko"), ("taro", "/settings/fields/field-001"),
+    ("hanako", "/settings/people/tanaka-kazuko"), ("taro", "/settings/fields/field-higashi"),
     ("hanako", "/people/sato-ichiro"),  # the refusal page
 ]
 
@@ -193,3 +192,17 @@ def test_acknowledge_with_the_keyboard_only(live, browser):
     acked = [a for a in store.list_alerts("acknowledged") if a.acked_by == "jiro"]
     assert acked and acked[0].subject_person == "sato-ichiro"
     page.context.close()
+
+
+def test_screenshots_of_the_running_web(live, browser, tmp_path):
+    from dashboards.screenshots import SHOTS, take
+
+    s, base = live
+    files = take(s, tmp_path, url=base, browser=browser)
+    assert [f.name for f in files] == [name for name, _, _ in SHOTS]
+    for f in files:
+        head = f.read_bytes()[:24]
+        assert head[:8] == b"\x89PNG\r\n\x1a\n"
+        width = int.from_bytes(head[16:20], "big")
+        height = int.from_bytes(head[20:24], "big")
+        assert width == 420 and height > 400

@@ -75,7 +75,7 @@ def test_person_page_shows_health_and_guardian_sees_location_audited(app_client,
 
 def test_farmer_sees_water_chart_and_not_people(app_client):
     login(app_client, "taro")
-    r = app_client.get("/fields/field-001")
+    r = app_client.get("/fields/field-higashi")
     assert r.status_code == 200
     assert 'id="chart-level"' in r.text and "<polyline" in r.text and "冬期湛水" in r.text
     assert app_client.get("/people/tanaka-kazuko").status_code == 404
@@ -153,15 +153,15 @@ def test_child_route_and_crop_calendar_forms(app_client, town):
     app_client.post("/logout", data={"csrf_token": csrf})
     login(app_client, "taro")
     csrf = csrf_of(app_client.get("/settings").text)
-    bad = app_client.post("/settings/fields/field-001",
+    bad = app_client.post("/settings/fields/field-higashi",
                           data={"csrf_token": csrf, "calendar": "heading, 07-11, 08-05, 9, 5"},
                           headers={"accept-language": "en"})
     assert bad.status_code == 422 and "1 行目" in bad.text
-    ok = app_client.post("/settings/fields/field-001",
+    ok = app_client.post("/settings/fields/field-higashi",
                          data={"csrf_token": csrf,
                                "calendar": "winter_flooding, 11-01, 02-28, 3, 8"})
     assert ok.status_code == 200
-    cal = Registry(town.registry).get_site("field-001").settings["crop_calendar"]
+    cal = Registry(town.registry).get_site("field-higashi").settings["crop_calendar"]
     assert cal == [{"stage": "winter_flooding", "from": "11-01", "to": "02-28", "min_cm": 3.0,
                     "max_cm": 8.0}]
 
@@ -177,7 +177,7 @@ def test_admin_adds_and_imports_devices(app_client, town):
                                                   "profile": "nope", "site": ""})
     assert bad.status_code == 422 and "知らない種類です" in bad.text
     ok = app_client.post("/admin/devices", data={"csrf_token": csrf, "device_id": "paddy-009",
-                                                 "profile": "paddy_json_v1", "site": "field-001",
+                                                 "profile": "paddy_json_v1", "site": "field-higashi",
                                                  "name": "new"})
     assert ok.status_code == 200 and Registry(town.registry).get_device("paddy-009")
     csv_bad = "device_id,profile,site\nwm-9,water_main_v1,district-east\nwm-10,water_main_v1,nowhere\n"

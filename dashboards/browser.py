@@ -1,6 +1,7 @@
-"""One headless Debian chromium for the browser tests (Playwright with
-``executable_path``; Playwright gives every launch a fresh temporary
-profile, its own ``--user-data-dir``)."""
+"""Headless Debian chromium through Playwright (``executable_path``; the
+project never runs ``playwright install``). Playwright gives every launch a
+fresh temporary profile (its own ``--user-data-dir``), so none is passed.
+Used by the browser tests and by ``mimamori screenshots``."""
 
 from __future__ import annotations
 
