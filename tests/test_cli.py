@@ -162,7 +162,9 @@ def test_demo_fills_influxdb_and_leaves_nothing_running(tmp_path):
            "MIMAMORI_WEB__PORT": str(web_port),
            "MIMAMORI_SMTP_STANDIN_PORT": str(free_port()),
            "MIMAMORI_LINE_STANDIN_PORT": str(free_port()),
-           "MIMAMORI_LORAWAN__PORT": "0"}  # not the shared UDP 1700
+           # its own UDP port, not the shared 1700 (the demo's simulated LoRa
+           # gateways send to this port, so it cannot be 0)
+           "MIMAMORI_LORAWAN__PORT": str(free_port())}
     p = subprocess.Popen([BIN, "demo", "--interval", "1"], env=env, stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, text=True)
     server_pids = []
