@@ -78,12 +78,13 @@ def _range(family: str, p: dict[str, Any], interval_s: int) -> list[tuple[str, F
     for fld, band in p.items():
         if not isinstance(band, dict):
             continue
-        if family == "paddy" and fld == "water_level_cm":
-            continue  # the crop-stage band judges the water level
-        out.append((f"range_{fld}", lambda fld=fld, band=band: RangeDetector(
+        # a paddy's fixed band applies only while the field has no crop calendar
+        # registered; with one, the crop-stage band gives water_low / water_high
+        unless = "transplant" if family == "paddy" and fld == "water_level_cm" else None
+        out.append((f"range_{fld}", lambda fld=fld, band=band, unless=unless: RangeDetector(
             fld, band.get("low"), band.get("high"), float(band.get("hysteresis", 0.0)),
             min_duration=int(band.get("min_duration", RANGE_MIN_DURATION.get(fld, 1))),
-            kind=RANGE_KINDS.get(fld, EventKind.OUT_OF_RANGE))))
+            kind=RANGE_KINDS.get(fld, EventKind.OUT_OF_RANGE), unless_ctx=unless)))
     return out
 
 

@@ -128,18 +128,9 @@ def evaluate_dir(data_dir: Path | str, holidays: list[str] | None = None,
         # findings as intervals: [opened, cleared] per kind
         spans: list[list] = []   # [kind, open_ns, clear_ns]
         open_at: dict[str, int] = {}
-
-        def note(fs) -> None:
-            for f in fs:
-                k = f.kind.value
-                if f.state is FindingState.OPENED:
-                    open_at[k] = len(spans)
-                    spans.append([k, f.ts_ns, end_ns])
-                elif f.state is FindingState.CLEARED and k in open_at:
-                    spans[open_at.pop(k)][2] = f.ts_ns
         for r in rs:
-            note(eng.process(r))
-        note(eng.advance(end_ns))
+            _note(eng.process(r), spans, open_at, end_ns)
+        _note(eng.advance(end_ns), spans, open_at, end_ns)
         opened = [(t0, k) for k, t0, _ in spans]
         readings_total += len(rs)
         findings_total += len(opened)
@@ -189,6 +180,16 @@ def evaluate_dir(data_dir: Path | str, holidays: list[str] | None = None,
             "devices": len(by_device), "readings": readings_total, "opened": findings_total,
             "device_days": round(sum(family_days.values()), 1),
             "classes": {k: stats[k].as_dict() for k in sorted(stats)}}
+
+
+def _note(found: list, spans: list[list], open_at: dict[str, int], end_ns: int) -> None:
+    for f in found:
+        k = f.kind.value
+        if f.state is FindingState.OPENED:
+            open_at[k] = len(spans)
+            spans.append([k, f.ts_ns, end_ns])
+        elif f.state is FindingState.CLEARED and k in open_at:
+            spans[open_at.pop(k)][2] = f.ts_ns
 
 
 def _observable(lb: Label, rs: list[Reading], silent: list[tuple[int, int]]) -> bool:

@@ -77,18 +77,14 @@ ROUTERS = [
 
 
 def _include_routers(app: FastAPI) -> None:
-    import importlib
+    from mimamori.plugins import load
 
     for target in ROUTERS:
-        module, attr = target.split(":")
-        try:
-            router = getattr(importlib.import_module(module), attr)
-        except ModuleNotFoundError as exc:
-            if exc.name and module.startswith(exc.name):
-                continue
-            raise
+        router = load(target)
+        if router is None:
+            continue
         app.include_router(router)
-        _loaded.add(module)
+        _loaded.add(target.split(":")[0])
 
 
 def _html_errors(app: FastAPI) -> None:

@@ -155,6 +155,8 @@ def users_demo(history: Annotated[bool, typer.Option(help="also write a week of 
     n = seed(_settings(), with_history=history)
     typer.echo(f"demo town ready: {n['users']} accounts ({', '.join(u[0] for u in USERS)}), "
                f"password {DEMO_PASSWORD}; {n['points']} readings written, {n['alerts']} alerts")
+    if n["world_users"]:
+        typer.echo(f"accounts for the live simulator's people: {', '.join(n['world_users'])}")
 
 
 # --- grafana -------------------------------------------------------------------

@@ -98,6 +98,29 @@ def build_accounts(acc: Accounts) -> None:
                      language=lang, replace=True)
 
 
+WORLD_ACCOUNTS = [  # username, role, the simulated world's person id prefix (first match)
+    ("world-family", "family", "family-"),
+    ("world-guardian", "family", "guardian-"),
+    ("world-farmer", "farmer", "farmer-"),
+    ("world-suido", "public_works", "public-works-oncall-"),
+]
+
+
+def link_world_accounts(reg: Registry, acc: Accounts) -> list[str]:
+    """Accounts for the people of the live simulator's world (``mimamori demo``
+    registers it), so its live readings can be watched too; skipped when absent."""
+    made = []
+    people = sorted(p.person_id for p in reg.people())
+    for username, role, prefix in WORLD_ACCOUNTS:
+        pid = next((p for p in people if p.startswith(prefix)), None)
+        if pid is not None:
+            person = reg.get_person(pid)
+            acc.add_user(username, DEMO_PASSWORD, role, person_id=pid,
+                         display_name=person.name if person else "", replace=True)
+            made.append(username)
+    return made
+
+
 def history_lines(now_ns: int, days: int = 7, seed: int = 7) -> list[str]:
     """A week of readings for every demo device (hourly for infrastructure,
     every 10 minutes for people's devices over the last day)."""
@@ -225,6 +248,7 @@ def seed(settings: Settings, *, with_history: bool = True, with_alerts: bool = T
     build_registry(reg)
     acc = Accounts(settings.registry)
     build_accounts(acc)
+    world = link_world_accounts(reg, acc)
     now = time.time_ns()
     n = 0
     if with_history:
@@ -234,4 +258,4 @@ def seed(settings: Settings, *, with_history: bool = True, with_alerts: bool = T
         store = open_alert_store(settings)
         if not store.list_alerts("active", limit=1):
             alerts = add_alerts(store, now)
-    return {"users": len(USERS), "points": n, "alerts": len(alerts)}
+    return {"users": len(USERS), "world_users": world, "points": n, "alerts": len(alerts)}

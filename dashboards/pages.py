@@ -296,21 +296,26 @@ def district_page(site_id: str, request: Request, ctx: Ctx, who: PageWho):
 
 
 # --- live updates (server-sent events) ------------------------------------------------
-def live_snapshot(ctx, who: Who, t: dict[str, str]) -> dict[str, str]:
-    out: dict[str, str] = {}
+def live_snapshot(ctx, who: Who, t: dict[str, str]) -> dict[str, Any]:
+    """element id → its new text (or {"text", "class"} when its colour follows)."""
+    out: dict[str, Any] = {}
     if who.user.role in ("family", "admin"):
         for p in visible_people(ctx, who):
             c = person_card(ctx, who, p, audit=False)  # the stream's opening is audited
-            out[f"state-{p.person_id}"] = t["state_" + c["state"].level]
+            level = c["state"].level
+            out[f"state-{p.person_id}"] = {"text": t["state_" + level],
+                                           "class": f"state state-{level}"}
             out[f"seen-{p.person_id}"] = ago(c["state"].last_seen_ns, t)
     if who.user.role in ("farmer", "admin"):
         for s in visible_sites(ctx, who, "field"):
             c = field_card(ctx, s)
-            out[f"fstate-{s.site_id}"] = t["level_" + c["state"]]
+            out[f"fstate-{s.site_id}"] = {"text": t["level_" + c["state"]],
+                                          "class": f"state state-{c['state']}"}
             out[f"level-{s.site_id}"] = f"{c['level']:.1f} cm" if c["level"] is not None else "—"
     if who.user.role in ("public_works", "admin"):
         for s in visible_sites(ctx, who, "pipe_district"):
-            out[f"dstate-{s.site_id}"] = t["dstate_" + district_card(ctx, s)["state"]]
+            st = district_card(ctx, s)["state"]
+            out[f"dstate-{s.site_id}"] = {"text": t["dstate_" + st], "class": f"state-{st}"}
     return out
 
 
@@ -324,7 +329,7 @@ async def events(request: Request, ctx: Ctx, who: PageWho, interval: float = 10.
                            via="live")
 
     async def stream():
-        last: dict[str, str] = {}
+        last: dict[str, Any] = {}
         while True:
             snap = await asyncio.to_thread(live_snapshot, ctx, who, t)
             changed = {k: v for k, v in snap.items() if last.get(k) != v}
@@ -341,15 +346,8 @@ async def events(request: Request, ctx: Ctx, who: PageWho, interval: float = 10.
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
-def _include_more() -> None:
-    import importlib
+# the admin and settings pages are their own modules, served under this router
+from . import admin_pages, settings_pages  # noqa: E402  (they import render lazily)
 
-    for mod in ("dashboards.admin_pages", "dashboards.settings_pages"):
-        try:
-            router.include_router(importlib.import_module(mod).router)
-        except ModuleNotFoundError as exc:
-            if exc.name != mod:
-                raise
-
-
-_include_more()
+router.include_router(admin_pages.router)
+router.include_router(settings_pages.router)

@@ -133,6 +133,11 @@ def line_chart(series: list[Series], *, title: str, unit: str = "", desc: str = 
     return "".join(parts)
 
 
+def _text_width(text: str, size: float) -> float:
+    """Rough rendered width: full-width (CJK) characters ≈ 1 em, others ≈ 0.55 em."""
+    return sum(size if ord(c) >= 0x2E80 else size * 0.55 for c in text)
+
+
 @dataclass
 class MapPoint:
     key: str
@@ -178,13 +183,9 @@ def schematic_map(points: list[MapPoint], *, title: str, desc: str = "", width: 
     out.append(f'<line x1="16" x2="{16 + bar_px:.1f}" y1="{height - 16}" y2="{height - 16}" '
                f'stroke="#1a1a1a" stroke-width="3"/><text x="16" y="{height - 22}" font-size="13" '
                f'fill="#1a1a1a">{"1 km" if bar_m == 1000 else "100 m"}</text>')
-    placed: list[tuple[float, float]] = []
+    placed: list[tuple[float, float, float]] = []  # label boxes: (x0, x1, baseline y)
     for p in sorted(pts, key=lambda p: (p.shape == "star", xy(p)[1], xy(p)[0])):
         px, py = xy(p)
-        ly = py + 5
-        while any(abs(ly - qy) < 18 and abs(px - qx) < 130 for qx, qy in placed):
-            ly += 18  # keep labels of nearby places from overlapping
-        placed.append((px, ly))
         colour = STATE_COLOURS.get(p.state, "#5c5c5c")
         if p.shape == "square":
             mark = (f'<rect x="{px - 9:.1f}" y="{py - 9:.1f}" width="18" height="18" '
@@ -195,12 +196,18 @@ def schematic_map(points: list[MapPoint], *, title: str, desc: str = "", width: 
         else:
             mark = (f'<circle cx="{px:.1f}" cy="{py:.1f}" r="10" fill="{colour}" '
                     f'stroke="#1a1a1a"/>')
-        text = escape(p.label + (f"（{p.state_text}）" if p.state_text else ""))
-        anchor = "end" if px > width * 0.6 else "start"
-        lx = px - 14 if anchor == "end" else px + 14
+        raw = p.label + (f"（{p.state_text}）" if p.state_text else "")
+        w = _text_width(raw, 14)
+        anchor = "end" if px + 14 + w > width - 4 else "start"
+        x0, x1 = (px - 14 - w, px - 14) if anchor == "end" else (px + 14, px + 14 + w)
+        ly = py + 5
+        while any(x0 < qx1 and qx0 < x1 and abs(ly - qy) < 18 for qx0, qx1, qy in placed):
+            ly += 18  # keep labels of nearby places from overlapping
+        placed.append((x0, x1, ly))
+        lx = x1 if anchor == "end" else x0
         label = (f'<text x="{lx:.1f}" y="{ly:.1f}" font-size="14" text-anchor="{anchor}" '
                  f'fill="#1a1a1a" stroke="#f4f6f2" stroke-width="3" paint-order="stroke">'
-                 f'{text}</text>')
+                 f'{escape(raw)}</text>')
         if p.href:
             out.append(f'<a href="{escape(p.href)}">{mark}{label}</a>')
         else:

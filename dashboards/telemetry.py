@@ -10,7 +10,8 @@ import time
 from typing import Any
 
 from ingest.influx import InfluxError, InfluxUnavailable
-from ingest.query import QueryError, ReadingsQuery, choose_resolution as _choose
+from ingest.query import QueryError, ReadingsQuery
+from ingest.query import choose_resolution as _choose
 from mimamori.config import Settings
 
 FAMILIES = ("wearable", "child_tag", "paddy", "water_main")

@@ -257,6 +257,7 @@ def _stage_env(settings: Settings, root: str, db: str) -> dict[str, str]:
         "MIMAMORI_INFLUX__URL": settings.influx.url,
         "MIMAMORI_INFLUX__DATABASE": db,
         "MIMAMORI_BUS__TOPIC_ROOT": root,
+        "MIMAMORI_LORAWAN__ENABLED": "false",  # UDP 1700 may be someone else's
     })
     return env
 
@@ -327,10 +328,12 @@ def run_bench(readings: int = 150_000, devices: int = 1000, publishers: int = 3,
         stages = [["gateway", "ingest"]] if single_process else [["gateway"], ["ingest"]]
         ours = e2e(settings, device_messages("e2e", readings, devices), "e2e", devices,
                    publishers, stages)
-    finally:
+    except BaseException:
         mgr.down()
-        if not keep:
-            shutil.rmtree(state, ignore_errors=True)
+        raise  # the state directory stays, for its logs
+    mgr.down()
+    if not keep:
+        shutil.rmtree(state, ignore_errors=True)
     return {
         "influx_raw_points_per_s": round(raw),
         "naive_readings_per_s": round(nv["readings_per_s"]),
@@ -361,9 +364,17 @@ def bench_ingest(
     single_process: Annotated[bool, typer.Option(
         help="run gateway and ingest in one process (`mimamori run`)")] = False,
     keep: Annotated[bool, typer.Option(help="keep the temporary state directory")] = False,
+    outage_s: Annotated[float, typer.Option(
+        "--outage-s", help="instead: stop InfluxDB this long during a steady stream "
+        "and check every reading lands exactly once")] = 0.0,
 ) -> None:
     """Measure InfluxDB's ceiling, a naive baseline and our path end to end."""
-    out = run_bench(readings, devices, publishers, single_process, keep)
+    if outage_s > 0:
+        from .outage import run_outage
+
+        out = run_outage(outage_s)
+    else:
+        out = run_bench(readings, devices, publishers, single_process, keep)
     if json_out:
         typer.echo(orjson.dumps(out).decode())
     else:

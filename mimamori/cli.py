@@ -218,7 +218,8 @@ def demo(
 
             sim_settings = with_stage_credentials(s, "admin")  # the fleet stands in for devices
             platform.extras["simulator"] = LiveSimulator(sim_settings, devices=devices,
-                                                         interval_s=interval).start()
+                                                         interval_s=interval,
+                                                         platform=platform).start()
             seed_demo_people(s)
             typer.echo("")
             typer.echo(f"  mimamori is running.  Web UI: {s.web.url}")
@@ -239,16 +240,10 @@ def demo(
 # Each area owns its commands in its own module; one line here mounts them.
 # A module that does not exist yet is skipped.
 def _mount(parent: typer.Typer, name: str, target: str, *, group: bool = True) -> None:
-    import importlib
+    from .plugins import load
 
-    module, attr = target.split(":")
-    try:
-        obj = getattr(importlib.import_module(module), attr)
-    except ModuleNotFoundError as exc:
-        if exc.name and module.startswith(exc.name):
-            return
-        raise
-    except AttributeError:
+    obj = load(target)
+    if obj is None:
         return
     if group:
         parent.add_typer(obj, name=name)

@@ -166,7 +166,9 @@ class ChildTag(DeviceModel):
                            "route": [[r6(a), r6(b)] for a, b in self.route_ll()],
                            "route_corridor_m": OFF_ROUTE_M,
                            "arrive_by": hm(self.arrive_h + 10 / 60),
-                           "dismissal": hm(self.dismiss_h)}}
+                           "dismissal": hm(self.dismiss_h),
+                           "holidays": sorted(local_date(d).isoformat() for d in self.holidays),
+                           "breaks": [["07-21", "08-31"]]}}
 
     def school_day(self, day: int) -> bool:
         d = local_date(day)

@@ -21,6 +21,7 @@ import threading
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from mimamori.config import Settings
 from mimamori.offline import Label, write_labels
@@ -30,10 +31,23 @@ from .build import build_models
 from .model import DeviceModel
 from .scenario import Scenario, load_scenario
 from .timebase import JST, NS, parse_time
-from .transports import Transport, transport_class
+from .transports import Transport, TransportUnavailable, transport_class
 from .world import register_world
 
 log = logging.getLogger(__name__)
+
+
+def _with_listening_ports(settings: Settings, platform: Any) -> Settings:
+    """Settings with the LoRaWAN port the running gateway stage actually
+    bound (configured as 0 = any free port, e.g. in tests and the demo test)."""
+    if platform is None or settings.lorawan.port != 0:
+        return settings
+    gw = getattr(platform, "stages", {}).get("gateway")
+    lw = getattr(gw, "lorawan", None)
+    if lw is None or getattr(lw, "sock", None) is None:
+        return settings
+    return settings.model_copy(update={"lorawan": settings.lorawan.model_copy(
+        update={"port": lw.address[1]})})
 
 
 def live_start(scenario: Scenario, now_ns: int) -> str:
@@ -48,7 +62,8 @@ def live_start(scenario: Scenario, now_ns: int) -> str:
 class LiveRunner:
     def __init__(self, settings: Settings, scenario: Scenario, *, register: bool = True,
                  tick_s: float = 0.5, client_id: str = "mimamori-sim",
-                 warmup_s: float = 2.5) -> None:
+                 warmup_s: float = 2.5, platform: Any = None) -> None:
+        settings = _with_listening_ports(settings, platform)
         self.settings = settings
         self.wall0 = time.time_ns()
         self.scenario = scenario.model_copy(update={"start": live_start(scenario, self.wall0)})
@@ -92,8 +107,19 @@ class LiveRunner:
             # notice registry changes within a second or so
             time.sleep(self.warmup_s)
             self.wall0 = time.time_ns()
-        for name, t in self.transports.items():
-            t.open([m for m in self.models if self.routes[m.device_id] is t])
+        self.unavailable: dict[str, str] = {}
+        for name, t in list(self.transports.items()):
+            try:
+                t.open([m for m in self.models if self.routes[m.device_id] is t])
+            except (TransportUnavailable, OSError) as exc:
+                # the rest of the fleet keeps going; these devices stay quiet
+                log.warning("simulator: transport %s unavailable (%s); its devices are "
+                            "not sent", name, exc)
+                self.unavailable[name] = str(exc)
+                del self.transports[name]
+                for dev, route in self.routes.items():
+                    if route is t:
+                        self.routes[dev] = None
         self._thread = threading.Thread(target=self._run, name="simulator", daemon=True)
         self._thread.start()
         return self
@@ -164,7 +190,7 @@ class LiveSimulator(LiveRunner):
 
     def __init__(self, settings: Settings, devices: int = 8, interval_s: float = 5.0,
                  seed: int = 1, time_scale: float | None = None,
-                 scenario: str | Path = "demo") -> None:
+                 scenario: str | Path = "demo", platform: Any = None) -> None:
         sc = load_scenario(scenario)
         groups, left = [], max(0, devices)
         while left > 0 and any(g.count for g in sc.groups):
@@ -186,4 +212,4 @@ class LiveSimulator(LiveRunner):
         sc = sc.model_copy(update={"groups": new_groups,
                                    "anomalies": [a for a in sc.anomalies if a.device in keep],
                                    **({"time_scale": time_scale} if time_scale else {})})
-        super().__init__(settings, Scenario.model_validate(sc.model_dump()))
+        super().__init__(settings, Scenario.model_validate(sc.model_dump()), platform=platform)

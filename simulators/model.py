@@ -185,8 +185,10 @@ class DeviceModel:
             self.battery -= rate * dt_s
             if self.battery < 15 and not bd.params.get("low_labelled"):
                 bd.params["low_labelled"] = True
-                self.add_label(EventKind.LOW_BATTERY, ts_ns,
-                               ts_ns + int(max(self.battery, 0) / rate * NS), Severity.INFO)
+                # a battery already empty when the injection starts has no time left
+                left_s = max(self.battery, 0) / rate if rate > 0 else 0.0
+                self.add_label(EventKind.LOW_BATTERY, ts_ns, ts_ns + int(left_s * NS),
+                               Severity.INFO)
         else:
             self.battery -= pct_per_day * dt_s / DAY_S
         if self.battery <= 0:

@@ -162,7 +162,9 @@ def test_demo_fills_influxdb_and_leaves_nothing_running(tmp_path):
            "MIMAMORI_WEB__PORT": str(web_port),
            "MIMAMORI_SMTP_STANDIN_PORT": str(free_port()),
            "MIMAMORI_LINE_STANDIN_PORT": str(free_port()),
-           "MIMAMORI_LORAWAN__PORT": str(free_port())}  # not the shared UDP 1700
+           # not the shared UDP 1700, and a real port: the demo's simulated
+           # LoRa gateways send to it (port 0 makes their sendto() fail)
+           "MIMAMORI_LORAWAN__PORT": str(free_port())}
     p = subprocess.Popen([BIN, "demo", "--interval", "1"], env=env, stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, text=True)
     server_pids = []

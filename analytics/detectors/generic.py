@@ -33,15 +33,17 @@ class RangeDetector(Detector):
 
     def __init__(self, field: str, low: float | None = None, high: float | None = None,
                  hysteresis: float = 0.0, min_duration: int = 1,
-                 kind: EventKind | str | None = None) -> None:
+                 kind: EventKind | str | None = None, unless_ctx: str | None = None) -> None:
         self.field, self.low, self.high, self.hysteresis = field, low, high, hysteresis
         self.min_duration = min_duration
+        # a device setting that makes this fixed band moot (e.g. a crop calendar)
+        self.unless_ctx = unless_ctx
         if kind is not None:
             self.kind = EventKind(kind)  # type: ignore[misc]
 
     def score_one(self, x: Sample) -> float | None:
         v = x.num(self.field)
-        if v is None:
+        if v is None or (self.unless_ctx and self.unless_ctx in x.ctx):
             return None
         if (self.low is not None and v < self.low) or (self.high is not None and v > self.high):
             return 1.0
@@ -328,7 +330,8 @@ class SilenceDetector(Detector):
                 self.weight = 1.0
             self.hist[self._bin(gap)] += self.weight
             self.seen += 1
-            self._cad = None
+            if self.seen <= 2 * self.min_gaps or self.seen % 16 == 0:
+                self._cad = None  # the quantile moves slowly: recompute now and then
         self.last_ns = max(self.last_ns, x.ts_ns)
 
     def load_state(self, state: dict[str, Any]) -> None:

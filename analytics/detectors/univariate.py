@@ -26,8 +26,8 @@ fixed-size windows (bounded cost, bounded memory):
 >>> for t in range(1200):
 ...     v = 10 + rnd.gauss(0, 1) + (40 if t == 1000 else 0)
 ...     scores.append(det.update(v))
->>> max(range(1200), key=scores.__getitem__) in (1000, 1001)  # the spike, or the row after
-True
+>>> scores[1000] >= det.alarm, scores[1001]  # an alarm at the spike, then quiet
+(True, 0.5)
 """
 
 from __future__ import annotations
@@ -90,19 +90,20 @@ class UnivariateNovelty(Detector):
     alarm = 0.999
 
     def __init__(self, field: str = "value", dims: tuple[int, ...] = (1, 10), ref: int = 1200,
-                 k: int = 3, calib: int = 2000, floor: float = 1e-3, short: int = 10,
+                 k: int = 3, calib: int = 3000, floor: float = 1e-3, short: int = 10,
                  long: int = 2000, warmup: int = 150, alarm: float = 0.999,
                  suppress: int = 100, sd_floor: float = 1e-3, spread: float = 0.0,
-                 excess: float = 3.0,
+                 excess: float = 5.0,
                  record: float = 0.0, rec_factor: float = 1.0, repeat_rows: int = 0,
-                 repeat_factor: float = 1.0, sum_scales: bool = False) -> None:
+                 repeat_factor: float = 1.0, sum_scales: bool = False,
+                 suppress_frac: float = 0.0) -> None:
         self.field, self.dims, self.ref, self.k = field, tuple(dims), ref, k
         self.calib, self.floor, self.short, self.long = calib, floor, short, long
         self.warmup, self.alarm, self.suppress = warmup, alarm, suppress
         self.sd_floor, self.spread, self.excess = sd_floor, spread, excess
         self.record, self.rec_factor, self.zmax = record, rec_factor, 0.0
         self.repeat_rows, self.repeat_factor, self.last_alarm_z = repeat_rows, repeat_factor, 0.0
-        self.sum_scales = sum_scales
+        self.sum_scales, self.suppress_frac = sum_scales, suppress_frac
         self._z_alarm = _norm_ppf(alarm)
         self.maxdim = max(self.dims)
         self.n = 0
@@ -165,7 +166,7 @@ class UnivariateNovelty(Detector):
         if self.record and z is not None and z < self.rec_factor * self.zmax:
             score = min(score, 0.5)   # not as unusual as what this series already did
         raw_score = score
-        if self.since_alarm < self.suppress:
+        if self.since_alarm < max(self.suppress, int(self.suppress_frac * self.n)):
             score = min(score, 0.5)
         elif (self.repeat_rows and self.since_alarm < self.repeat_rows and z is not None
               and z < self.repeat_factor * self.last_alarm_z):

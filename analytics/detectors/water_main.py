@@ -14,11 +14,12 @@
   is a :class:`~.baseline.BaselineDetector` held for hours.
 
 >>> d = BurstDetector()
->>> for t in range(0, 3000 * 600, 600):
-...     d.learn_one(Sample(t * NS, {"flow_m3h": 20.0, "pressure_mpa": 0.4}))
+>>> for i in range(3000):
+...     q = 20.0 + (i % 7) * 0.5   # a little demand variation, pressure along the curve
+...     d.learn_one(Sample(i * 600 * NS, {"flow_m3h": q, "pressure_mpa": 0.45 - 1e-4 * q ** 1.852}))
 >>> d.score_one(Sample(3000 * 600 * NS, {"flow_m3h": 30.0, "pressure_mpa": 0.35}))
 1.0
->>> d.score_one(Sample(3000 * 600 * NS, {"flow_m3h": 20.5, "pressure_mpa": 0.401}))
+>>> d.score_one(Sample(3000 * 600 * NS, {"flow_m3h": 21.0, "pressure_mpa": 0.45 - 1e-4 * 21 ** 1.852}))
 0.0
 """
 
@@ -44,7 +45,8 @@ class BurstDetector(Detector):
     drop of ``pressure_drop`` MPa — the local loss at the burst. Morning
     ramps move flow and pressure together along the fitted curve and leave
     no residual. The finding stays open while the flow stays above the
-    pre-burst baseline."""
+    pre-burst baseline. The first ``warmup`` readings (a day at 5 minutes)
+    only learn: without the curve, daily ramps look like bursts."""
 
     name = "burst"
     kind = EventKind.BURST
@@ -127,7 +129,8 @@ class BurstDetector(Detector):
             ongoing = True
         elif not ongoing:
             self.in_burst = False
-        if not ongoing:  # burst readings stay out of the baseline
+        frozen = p == self.prev_p and self.p_repeats >= 1
+        if not ongoing and not frozen:  # burst and frozen readings stay out of the baseline
             a = max(1.0 / 2016, 1.0 / (self.n + 1))   # about a week of 5-min readings
             self.mean_flow += a * (q - self.mean_flow)
             r = self.residual(q, p)
@@ -160,34 +163,49 @@ class BurstDetector(Detector):
 
 
 class TransientDetector(Detector):
+    """A pressure surge: a jump of ``min_jump_mpa`` or more from the previous
+    reading, with no matching flow step, that is back within ``return_mpa``
+    at the next reading. A jump that stays is a step (a failed valve, a
+    burst), not a surge; so the finding opens on the reading after the
+    jump."""
+
     name = "transient"
     kind = EventKind.PRESSURE_TRANSIENT
-    STATE = ("prev_p", "prev_q", "mean_flow", "n")
+    STATE = ("prev_p", "prev_q", "mean_flow", "n", "base_p", "pending")
 
-    def __init__(self, min_jump_mpa: float = 0.1, max_flow_step: float = 0.15) -> None:
-        self.min_jump, self.max_flow_step = min_jump_mpa, max_flow_step
+    def __init__(self, min_jump_mpa: float = 0.1, max_flow_step: float = 0.15,
+                 return_mpa: float = 0.05) -> None:
+        self.min_jump, self.max_flow_step, self.return_mpa = min_jump_mpa, max_flow_step, \
+            return_mpa
         self.prev_p: float | None = None
         self.prev_q: float | None = None
         self.mean_flow = 0.0
         self.n = 0
+        self.base_p: float | None = None   # the pressure before a pending jump
+        self.pending = False
+
+    def _jump(self, p: float, q: float | None) -> bool:
+        if self.prev_p is None or self.n < 12 or abs(p - self.prev_p) < self.min_jump:
+            return False
+        return not (q is not None and self.prev_q is not None and
+                    abs(q - self.prev_q) >= self.max_flow_step * max(self.mean_flow, 1e-6))
 
     def score_one(self, x: Sample) -> float | None:
-        p, q = x.num("pressure_mpa"), x.num("flow_m3h")
+        p = x.num("pressure_mpa")
         if p is None:
             return None
-        if self.prev_p is None or self.n < 12:
-            return 0.0
-        if abs(p - self.prev_p) < self.min_jump:
-            return 0.0
-        if q is not None and self.prev_q is not None and \
-                abs(q - self.prev_q) >= self.max_flow_step * max(self.mean_flow, 1e-6):
-            return 0.0  # the flow moved too: a burst or its repair, not a surge
-        return 1.0
+        if self.pending and self.base_p is not None:
+            return 1.0 if abs(p - self.base_p) <= self.return_mpa else 0.0
+        return 0.0
 
     def learn_one(self, x: Sample) -> None:
         p, q = x.num("pressure_mpa"), x.num("flow_m3h")
         if p is None:
             return
+        if self.pending:
+            self.pending = False
+        elif self._jump(p, q):
+            self.pending, self.base_p = True, self.prev_p
         self.prev_p = p
         if q is not None:
             self.prev_q = q

@@ -1,5 +1,6 @@
-// Live updates by server-sent events: the server sends {id: text} pairs and
-// this replaces the text of the elements with those ids. No framework.
+// Live updates by server-sent events: the server sends {id: text} or
+// {id: {text, class}} and this replaces the text (and the class, which sets
+// the colour) of the elements with those ids. No framework.
 (function () {
   var src = document.body.getAttribute("data-live");
   if (!src || !window.EventSource) { return; }
@@ -8,7 +9,13 @@
     var data = JSON.parse(ev.data);
     Object.keys(data).forEach(function (id) {
       var el = document.getElementById(id);
-      if (el && el.textContent !== data[id]) { el.textContent = data[id]; }
+      var v = data[id];
+      if (!el) { return; }
+      var text = typeof v === "string" ? v : v.text;
+      if (el.textContent !== text) { el.textContent = text; }
+      if (typeof v !== "string" && v["class"] && el.className !== v["class"]) {
+        el.className = v["class"];
+      }
     });
   });
 })();

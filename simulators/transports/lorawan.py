@@ -6,6 +6,11 @@ simulated gateway that hears it (gateway.lorawan.forwarder — the packet
 forwarder on the wire), so the network server sees overlapping coverage,
 deduplicates and keeps the best RSSI.
 
+Devices are ABP by default; with group ``params: {lorawan_activation:
+otaa}`` they are provisioned with DevEUI/JoinEUI/AppKey and join over the
+air first (join-request → join-accept on the gateway's PULL_RESP path →
+session keys derived on both sides).
+
 Radio model [A]: 13 dBm, log-distance path loss 40 + 25·log10(d m) with 6 dB
 log-normal shadowing; heard above −130 dBm (SF10 sensitivity ≈ −132);
 SNR = RSSI + 117 dB (noise floor at 125 kHz). Frame counters continue from
@@ -47,6 +52,15 @@ def rssi_dbm(d_m: float, shadow_db: float) -> float:
     return TX_DBM - (40.0 + 25.0 * math.log10(max(d_m, 10.0))) + shadow_db
 
 
+JOIN_EUI = "70b3d57ed0000000"
+
+
+def otaa(model: DeviceModel) -> bool:
+    """Group ``params: {lorawan_activation: otaa}`` joins over the air;
+    the default is ABP."""
+    return model.params.get("lorawan_activation", "abp") == "otaa"
+
+
 def abp_identity(seed: int | str, device_id: str, index: int) -> dict[str, str]:
     """DevAddr (unique per simulated device) and session keys, from the seed."""
     r = random.Random(f"{seed}/{device_id}/lorawan")
@@ -60,6 +74,10 @@ class LoraWanTransport(Transport):
 
     def provision(self, model: DeviceModel, index: int, seed: int | str
                   ) -> tuple[dict[str, Any], dict[str, str]]:
+        if otaa(model):
+            r = random.Random(f"{seed}/{model.device_id}/otaa")
+            return ({"dev_eui": f"70b3d57e{0x10000000 + index:08x}", "join_eui": JOIN_EUI},
+                    {"app_key": r.randbytes(16).hex()})
         ident = abp_identity(seed, model.device_id, index)
         return ({"dev_addr": ident["dev_addr"]},
                 {"nwk_s_key": ident["nwk_s_key"], "app_s_key": ident["app_s_key"]})
@@ -79,25 +97,49 @@ class LoraWanTransport(Transport):
         registry = Registry(self.settings.registry)
         store = LorawanStore(registry)
         self.state: dict[str, list] = {}
+        self.rng = random.Random(f"radio/{self.client_id}")
+        for f, _, _ in self.forwarders:
+            f.pull()  # opens each gateway's downlink path (join-accepts)
+        self.joined = 0
         for m in devices:
             d = registry.get_device(m.device_id)
             sec = registry.device_secrets(m.device_id) if d else {}
-            if not d or not d.dev_addr or "nwk_s_key" not in sec:
+            info = m.describe()
+            if d is not None and otaa(m) and "app_key" in sec:
+                st = self._join(m, d, sec["app_key"], info)
+            elif d is not None and d.dev_addr and "nwk_s_key" in sec:
+                last = store.counters_of(m.device_id)
+                fcnt = (last[0] + 1) if last and last[0] is not None else 0
+                st = [d.dev_addr, sec["nwk_s_key"], sec["app_s_key"], fcnt]
+            else:
                 raise TransportUnavailable(f"device {m.device_id} has no LoRaWAN session "
                                            "in the registry (provision it first)")
-            last = store.counters_of(m.device_id)
-            fcnt = (last[0] + 1) if last and last[0] is not None else 0
-            self.state[m.device_id] = [d.dev_addr, sec["nwk_s_key"], sec["app_s_key"], fcnt,
-                                       m.describe().get("lat"), m.describe().get("lon")]
-        self.rng = random.Random(f"radio/{self.client_id}")
+            self.state[m.device_id] = st + [info.get("lat"), info.get("lon")]
         self.lost = 0
         self.heard_by: list[int] = []
-        for f, _, _ in self.forwarders:
-            f.pull()
         self._stop = threading.Event()
         self._keepalive = threading.Thread(target=self._pull_loop, daemon=True,
                                            name="sim-lorawan-keepalive")
         self._keepalive.start()
+
+    def _join(self, m: DeviceModel, d: Any, app_key: str, info: dict) -> list:
+        """OTAA: a join-request through the gateway nearest the device, the
+        join-accept back on that gateway's downlink path; a DevNonce the
+        network server has seen before is refused, so retry with the next."""
+        from gateway.lorawan.device import EndDevice
+
+        dev = EndDevice.otaa(d.dev_eui, d.join_eui or JOIN_EUI, app_key,
+                             rng=random.Random(os.urandom(8)))
+        lat, lon = info.get("lat") or DEFAULT_GATEWAYS[0][1], info.get("lon") or \
+            DEFAULT_GATEWAYS[0][2]
+        fwd, glat, glon = min(self.forwarders,
+                              key=lambda g: distance_m(lat, lon, g[1], g[2]))
+        rssi = round(rssi_dbm(distance_m(lat, lon, glat, glon), 0.0))
+        for _ in range(3):
+            if dev.join_via(fwd, timeout=10, rssi=rssi, snr=round(rssi + 117.0, 1)):
+                self.joined += 1
+                return [dev.dev_addr, dev.nwk_s_key, dev.app_s_key, dev.fcnt_up]
+        raise TransportUnavailable(f"device {m.device_id}: OTAA join got no join-accept")
 
     def _pull_loop(self) -> None:
         while not self._stop.wait(KEEPALIVE_S):

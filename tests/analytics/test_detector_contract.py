@@ -181,7 +181,7 @@ def stream_burst(rnd):
 
 def stream_transient(rnd):
     return [(Sample(_ts(300, i), {"flow_m3h": 20 + rnd.gauss(0, 0.2),
-                                  "pressure_mpa": 0.4 + (0.25 if i == 100 else 0)}), i == 100)
+                                  "pressure_mpa": 0.4 + (0.25 if i == 100 else 0)}), i in (100, 101))
             for i in range(200)]
 
 

@@ -206,3 +206,29 @@ def test_screenshots_of_the_running_web(live, browser, tmp_path):
         width = int.from_bytes(head[16:20], "big")
         height = int.from_bytes(head[20:24], "big")
         assert width == 420 and height > 400
+
+
+def test_state_changes_live_without_reload(live, browser):
+    """A new alert reaches an open family page through server-sent events."""
+    import time
+
+    from dashboards.alert_source import open_alert_store
+    from mimamori.contracts import EventKind, Family, Finding, FindingState, Severity
+
+    s, base = live
+    store = open_alert_store(s)
+    for a in store.list_alerts("open", subject_person="tanaka-kazuko"):
+        store.acknowledge(a.alert_id, by="test")
+    page = new_page(browser, base, "hanako")
+    state = page.locator("#state-tanaka-kazuko")
+    assert state.inner_text() == "元気です"
+    page.evaluate("window.__notReloaded = true")
+    store.apply_finding(Finding("wear-001", EventKind.SOS, Severity.CRITICAL, FindingState.OPENED,
+                                time.time_ns(), site="home-tanaka", profile="wearable_v1",
+                                family=Family.WEARABLE), subject_person="tanaka-kazuko")
+    page.wait_for_function(
+        "document.getElementById('state-tanaka-kazuko').textContent === '確認してください'",
+        timeout=30000)
+    assert "state-check" in state.get_attribute("class")
+    assert page.evaluate("window.__notReloaded") is True
+    page.context.close()

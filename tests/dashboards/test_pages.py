@@ -191,3 +191,20 @@ def test_admin_adds_and_imports_devices(app_client, town):
     assert r.status_code == 200 and Registry(town.registry).get_device("wm-9").name == "東 2"
     login(app_client, "hanako")
     assert app_client.get("/admin").status_code == 403
+
+
+def test_world_accounts_follow_the_simulated_people(settings, cheap_password_hashing):
+    from dashboards.access import scope_for
+    from dashboards.accounts import Accounts
+    from dashboards.demo_town import link_world_accounts
+    from mimamori.registry import Registry
+
+    reg, acc = Registry(settings.registry), Accounts(settings.registry)
+    assert link_world_accounts(reg, acc) == []  # no simulated world yet
+    reg.add_person("elder-w1", "wearer", "佐藤 ハナ")
+    reg.add_person("family-w1", "family", "佐藤 健一")
+    reg.relate("family-w1", "family_member_of", "person", "elder-w1")
+    reg.add_person("farmer-001", "farmer", "山本 誠")
+    assert link_world_accounts(reg, acc) == ["world-family", "world-farmer"]
+    scope = scope_for(acc.get_user("world-family"), reg)
+    assert scope.can_person("elder-w1") and not scope.can_person("farmer-001")

@@ -96,7 +96,15 @@ def test_influxdb_stopped_mid_stream_every_reading_lands_exactly_once(own_influx
         time.sleep(2)
         stream.finish()
         n = len(stream.acked)
-        wait_for(lambda: len(_seqs(client)) >= n, timeout=60, what=f"{n} readings")
+        try:
+            wait_for(lambda: len(_seqs(client)) >= n, timeout=90, what=f"{n} readings")
+        except AssertionError:
+            missing = sorted(set(stream.acked) - set(_seqs(client)))
+            raise AssertionError(
+                f"{len(missing)} of {n} missing (first {missing[:5]}); buffer "
+                f"{stage.buffer.depth()} batches, written {stage.writer.written}, buffered "
+                f"{stage.writer.buffered}, inbox {stage.bus.pending()}, acked msgs "
+                f"{stage.bus.acked}, connected {stage.bus.connected}") from None
         wait_for(lambda: stage.buffer.empty(), timeout=30, what="the buffer to drain")
         time.sleep(0.5)
         seqs = _seqs(client)
@@ -118,6 +126,7 @@ def _ingest_process(s, client_id, log):
         "MIMAMORI_BUS__TOPIC_ROOT": s.bus.topic_root,
         "MIMAMORI_INGEST__CLIENT_ID": client_id,
         "MIMAMORI_INGEST__FLUSH_MS": "20",
+        "MIMAMORI_LORAWAN__ENABLED": "false",
     })
     return subprocess.Popen([sys.executable, "-m", "mimamori.cli", "ingest"], env=env,
                             cwd=s.state_dir, stdout=log, stderr=subprocess.STDOUT)

@@ -147,3 +147,13 @@ def test_child_off_route_and_late_arrival_labels_match_the_track():
                               m.route) for ts, f in rows if off.covers(ts)]
     assert dists and max(dists) > 300 and sum(d > OFF_ROUTE_M for d in dists) > 0.6 * len(dists)
     assert 40 * 60 * NS <= late.end_ns - late.start_ns <= 50 * 60 * NS
+
+
+def test_battery_dead_on_an_already_empty_battery_does_not_crash():
+    # Two battery_dead injections: the second starts when the battery is
+    # already empty (its drain rate is 0) — it must still label, not divide by 0.
+    sc, m, rows, labels = _one("paddy", [
+        {"device": "paddy-0001", "kind": "battery_dead", "at": "6h", "duration": "6h"},
+        {"device": "paddy-0001", "kind": "battery_dead", "at": "1d", "duration": "6h"}])
+    assert EventKind.LOW_BATTERY in [lb.kind for lb in labels]
+    assert not [ts for ts, _ in rows if ts >= sc.start_ns + 12 * H]

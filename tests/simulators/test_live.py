@@ -74,3 +74,26 @@ def test_live_run_sends_through_the_gateway_with_wall_clock_time(settings, bus_f
     # 10 simulated minutes after the start = 1 real second at ×600
     assert abs(labels[0].start_ns - (runner.wall0 + 10**9)) < 10**6
     assert runner.labels_path().read_text().count("sudden_drop") == 1
+
+
+def test_a_transport_that_cannot_open_leaves_the_rest_of_the_fleet_running(settings,
+                                                                           bus_factory):
+    # no LoRaWAN listener is known (port 0, no platform): LoRaWAN devices stay quiet
+    assert settings.lorawan.port == 0
+    sc = Scenario.model_validate({
+        "name": "degraded", "seed": 3, "mode": "live", "time_scale": 600,
+        "start": "2026-06-20T00:00:00+09:00", "duration": "1d",
+        "groups": [{"family": "paddy", "count": 1, "id_prefix": "ok", "transport": "mqtt_json",
+                    "profile": "paddy_json_v1", "interval_s": 300},
+                   {"family": "paddy", "count": 1, "id_prefix": "radio", "transport": "lorawan",
+                    "interval_s": 300}]})
+    topics = Topics(settings.bus.topic_root)
+    up = Collector(bus_factory(), topics.up_filter)
+    runner = LiveRunner(settings, sc, tick_s=0.2, warmup_s=0)
+    runner.start()
+    try:
+        msgs = up.wait(3)
+    finally:
+        runner.stop()
+    assert "lorawan" in runner.unavailable and "lorawan" not in runner.transports
+    assert {topics.parse_up(m.topic)[1] for m in msgs} == {"ok-0001"}

@@ -59,7 +59,10 @@ def test_every_transport_reaches_the_readings_bus(platform, bus_factory):
         {"family": "wearable", "count": 2, "id_prefix": "w-lora", "transport": "lorawan",
          "interval_s": 600},
         {"family": "water_main", "count": 1, "id_prefix": "m-mqttbin",
-         "transport": "mqtt_binary", "interval_s": 600}])
+         "transport": "mqtt_binary", "interval_s": 600},
+        # over-the-air activation: join-request, join-accept, derived session keys
+        {"family": "paddy", "count": 1, "id_prefix": "o-lora", "transport": "lorawan",
+         "profile": "paddy_v1", "interval_s": 600, "params": {"lorawan_activation": "otaa"}}])
     runner = LiveRunner(s, sc, tick_s=0.2)
     runner.start()
     try:
@@ -96,7 +99,9 @@ def test_every_transport_reaches_the_readings_bus(platform, bus_factory):
             assert "water_level_cm" in r.fields
     assert by_transport["lora"] == {"lorawan"}
     profiles = {r.device_id.split("-")[0]: r.profile for r in got}
-    assert profiles == {"p": "paddy_json_v1", "w": "wearable_v1", "m": "water_main_v1"}
+    assert profiles == {"p": "paddy_json_v1", "w": "wearable_v1", "m": "water_main_v1",
+                        "o": "paddy_v1"}
+    assert lora.joined == 1 and any(r.device_id == "o-lora-0001" for r in got)
     assert any("heart_rate_bpm" in r.fields for r in got if r.profile == "wearable_v1")
     assert not dead.messages, [m.payload[:200] for m in dead.messages]
     # the devices carry their keys in the registry, encrypted
@@ -104,3 +109,6 @@ def test_every_transport_reaches_the_readings_bus(platform, bus_factory):
     d = reg.get_device("p-lora-0001")
     assert d.dev_addr and set(reg.device_secrets(d.device_id)) == {"nwk_s_key", "app_s_key"}
     assert "http_token" in reg.device_secrets("p-http-0001")
+    joined = reg.get_device("o-lora-0001")  # the network server assigned a DevAddr
+    assert joined.dev_eui and joined.dev_addr
+    assert {"app_key", "nwk_s_key", "app_s_key"} <= set(reg.device_secrets("o-lora-0001"))
