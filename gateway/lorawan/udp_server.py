@@ -21,7 +21,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 from device_profiles import load_profiles
 from mimamori.bus import Bus
@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 FRAMES = Counter("mimamori_lorawan_frames_total", "LoRaWAN frames handled, by result",
                  ["result"])
 DOWNLINKS = Counter("mimamori_lorawan_downlinks_total", "Downlinks sent, by kind", ["kind"])
+GATEWAYS_ONLINE = Gauge("mimamori_lorawan_gateways_online",
+                        "LoRa gateways heard from within gateway_offline_s")
 TX_ACKS = Counter("mimamori_lorawan_tx_acks_total", "TX_ACK results from gateways", ["error"])
 
 
@@ -259,8 +261,13 @@ class LorawanGateway:
             # Counters and DevNonces before anything is published: a crash
             # loses at most this batch's readings, never lets a replay through.
             # If the database fails, the batch waits and is retried.
+            joined = bool(self._unpersisted.joins)
             self.store.persist(self._unpersisted)
             self._unpersisted = Changes()
+            if joined:
+                # Our own join bumped the registry's counter; the table already
+                # holds the new session, so a full reload is not needed for it.
+                self._version = self.registry.version()
         if self._pending:
             self._publish(self._pending)
         for d in self._pending_dead or []:
@@ -330,6 +337,8 @@ class LorawanGateway:
         for gw in self.gateways.values():
             if gw.online and mono - gw.last_seen_mono > self.cfg.gateway_offline_s:
                 gw.online = False
+        GATEWAYS_ONLINE.set(sum(g.online for g in self.gateways.values()))
+        for gw in self.gateways.values():
             if gw.announced is not gw.online:
                 gw.announced = gw.online
                 if not gw.online:

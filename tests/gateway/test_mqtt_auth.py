@@ -65,11 +65,22 @@ def test_anonymous_refused_and_device_confined_to_its_own_topic(auth_broker):
     dev_a = connect("dev-a", "pw-a")
     own = topics.up("paddy_json_v1", "paddy-auth-a")
     other = topics.up("paddy_json_v1", "paddy-auth-b")
+    box: list = []
+
+    def drain() -> list:
+        while not seen.q.empty():
+            box.append(seen.q.get())
+        return box
+
+    # the subscription completes asynchronously: publish on the own topic until it is heard
+    wait_for(lambda: dev_a.publish_durably([(own, b'{"level_mm": 1}')]) or drain(),
+             timeout=30, interval=0.3, what="the gateway user's subscription")
     dev_a.publish_durably([(other, b'{"level_mm": 666}'), (own, b'{"level_mm": 50}')])
-    first = seen.wait(1)[0]
-    # one publisher's QoS 1 messages keep their order: had the forged one been
-    # accepted, it would have arrived first
-    assert (first.topic, first.payload) == (own, b'{"level_mm": 50}')
+    wait_for(lambda: any(m.payload == b'{"level_mm": 50}' for m in drain()), timeout=30,
+             what="the own-topic message")
+    # the forged message (sent just before it, by the same client, in order) never came
+    assert [m.topic for m in box if m.payload != b'{"level_mm": 1}'] == [own]
+    assert all(m.topic == own for m in box)
 
     # the registry changes → files regenerated, broker reloaded (SIGHUP)
     registry.add_device("paddy-auth-c", "paddy_json_v1", "field-09", mqtt_username="dev-c")
