@@ -322,6 +322,9 @@ class Bus:
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
+        self._client.on_subscribe = self._on_subscribe
+        self._subacks = threading.Condition()
+        self._subacked: set[int] = set()
         self._connected = threading.Event()
         self._generation = 0
         self._subscriptions: list[str] = []
@@ -444,11 +447,32 @@ class Bus:
         self.wait_published(infos, timeout)
 
     # -- consuming ---------------------------------------------------------
-    def subscribe(self, *topics: str) -> None:
+    def subscribe(self, *topics: str, timeout: float = 30.0) -> None:
+        """Subscribe (QoS 1); when connected, return only once the broker
+        confirmed (SUBACK), so what is published afterwards — on any
+        connection — reaches this subscriber."""
         self._subscriptions.extend(topics)
-        if self.connected:
-            for t in topics:
-                self._client.subscribe(t, qos=1)
+        if not self.connected:
+            return  # subscribed in _on_connect
+        mids = []
+        for t in topics:
+            rc, mid = self._client.subscribe(t, qos=1)
+            if rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
+                mids.append(mid)
+        deadline = time.monotonic() + timeout
+        with self._subacks:
+            while not all(m in self._subacked for m in mids):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise BusError(f"broker at {self.url} did not confirm the subscription to "
+                                   f"{', '.join(topics)} within {timeout:.0f}s")
+                self._subacks.wait(remaining)
+            self._subacked.difference_update(mids)
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        with self._subacks:
+            self._subacked.add(mid)
+            self._subacks.notify_all()
 
     def _on_message(self, client, userdata, msg) -> None:
         m = Message(msg.topic, msg.payload, msg.qos, msg.retain, msg.mid, self._generation)
