@@ -35,9 +35,10 @@ from typing import Any
 
 import httpx
 import orjson
-import uvicorn
 from fastapi import Body, FastAPI, Request
 from fastapi.responses import JSONResponse
+
+from mimamori.http_thread import ServerNotStarted, ThreadedServer
 
 USER_ID = re.compile(r"^U[0-9a-f]{32}$")
 
@@ -273,32 +274,24 @@ class LineStandin:
         self.host, self.port = host, port
         self.state = LineStandinState(access_token, channel_secret, webhook_url, record,
                                       monthly_quota)
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._server: ThreadedServer | None = None
 
     @property
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> LineStandin:
-        config = uvicorn.Config(create_standin_app(self.state), host=self.host, port=self.port,
-                                log_level="warning", access_log=False, lifespan="off")
-        self._server = uvicorn.Server(config)
-        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-        self._thread = threading.Thread(target=self._server.run, name="line-standin", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 15
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"LINE stand-in could not start on {self.host}:{self.port}")
-            time.sleep(0.05)
+        self._server = ThreadedServer(create_standin_app(self.state), self.host, self.port,
+                                      name="line-standin", lifespan="off")
+        try:
+            self._server.start()
+        except ServerNotStarted:
+            raise RuntimeError(f"LINE stand-in could not start on {self.host}:{self.port}") from None
         return self
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(10)
+            self._server.stop()
 
     @property
     def pushes(self) -> list[dict[str, Any]]:

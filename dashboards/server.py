@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from typing import Any
 
-import uvicorn
-
 from mimamori.config import Settings
+from mimamori.http_thread import ServerNotStarted, ThreadedServer
 from mimamori.services import port_is_free
 
 from .app import create_app
@@ -22,8 +19,7 @@ class WebServer:
     def __init__(self, settings: Settings, platform: Any = None) -> None:
         self.settings = settings
         self.platform = platform
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._server: ThreadedServer | None = None
 
     @property
     def url(self) -> str:
@@ -36,21 +32,14 @@ class WebServer:
                 f"port {port} on {host} for the web UI is taken by another program; "
                 "free it or set MIMAMORI_WEB__PORT"
             )
-        config = uvicorn.Config(create_app(self.settings, self.platform), host=host, port=port,
-                                log_level="warning", access_log=False, lifespan="on")
-        self._server = uvicorn.Server(config)
-        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-        self._thread = threading.Thread(target=self._server.run, name="web", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 15
-        while not self._server.started and time.monotonic() < deadline:
-            if not self._thread.is_alive():
-                raise WebPortTaken(f"web server could not start on {host}:{port}")
-            time.sleep(0.05)
+        self._server = ThreadedServer(create_app(self.settings, self.platform), host, port,
+                                      name="web")
+        try:
+            self._server.start()
+        except ServerNotStarted:
+            raise WebPortTaken(f"web server could not start on {host}:{port}") from None
         return self
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(10)
+            self._server.stop()

@@ -15,13 +15,11 @@ codes (no Grafana server can be installed here):
 from __future__ import annotations
 
 import re
-import threading
-import time
 
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from mimamori.http_thread import ThreadedServer
 from mimamori.services import free_port
 
 
@@ -125,18 +123,11 @@ class GrafanaStandIn:
         self.app = make_app(token)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self._server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.port,
-                                                     log_level="warning"))
-        self._server.install_signal_handlers = lambda: None
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._server = ThreadedServer(self.app, "127.0.0.1", self.port, name="grafana-standin")
 
     def __enter__(self) -> GrafanaStandIn:
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
+        self._server.start()
         return self
 
     def __exit__(self, *exc) -> None:
-        self._server.should_exit = True
-        self._thread.join(5)
+        self._server.stop()
