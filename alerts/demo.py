@@ -6,8 +6,9 @@ it was acknowledged.
 
 Ports come from the port plan (``PORTS['smtp_standin']``,
 ``PORTS['line_standin']``); when one is taken (a second demo beside another)
-a free port is used and logged; ``MIMAMORI_SMTP_STANDIN_PORT`` and
-``MIMAMORI_LINE_STANDIN_PORT`` name them explicitly.
+a free port is used and logged; ``[demo] smtp_port`` / ``line_port`` in the
+configuration (``MIMAMORI_DEMO__SMTP_PORT``, ``MIMAMORI_DEMO__LINE_PORT``) name
+them explicitly.
 """
 
 from __future__ import annotations
@@ -43,16 +44,14 @@ class DemoOutbox:
         self.smtp.stop()
 
 
-def _port(env: str, plan: str, what: str) -> int:
-    """The planned port; when it is taken, a free one (said in the log), unless
-    the user named the port explicitly."""
-    name = f"MIMAMORI_{env}_STANDIN_PORT"
-    if os.environ.get(name):
-        port = int(os.environ[name])
-        if not port_is_free("127.0.0.1", port):
-            raise DemoPortTaken(f"port {port} for the demo's {what} ({name}) is taken; free it "
-                                f"or choose another")
-        return port
+def _port(explicit: int | None, plan: str, what: str) -> int:
+    """The port the user named, else the planned port; when the planned one is
+    taken, a free one (said in the log)."""
+    if explicit is not None:
+        if not port_is_free("127.0.0.1", explicit):
+            raise DemoPortTaken(f"port {explicit} for the demo's {what} is taken; free it "
+                                f"or choose another ([demo] in the configuration)")
+        return explicit
     port = PORTS[plan]
     if port_is_free("127.0.0.1", port):
         return port
@@ -64,8 +63,8 @@ def _port(env: str, plan: str, what: str) -> int:
 def start_demo_outbox(settings: Settings) -> DemoOutbox:
     """Start both stand-ins and point the alerts stage at them (through
     ``$MIMAMORI_ALERTS_CONFIG``, unless the user set one already)."""
-    smtp_port = _port("SMTP", "smtp_standin", "SMTP server")
-    line_port = _port("LINE", "line_standin", "LINE stand-in")
+    smtp_port = _port(settings.demo.smtp_port, "smtp_standin", "SMTP server")
+    line_port = _port(settings.demo.line_port, "line_standin", "LINE stand-in")
     outbox = Path(settings.state_dir).resolve() / "outbox"
     outbox.mkdir(parents=True, exist_ok=True)
     smtp = SmtpStandin(smtp_port, record=outbox / "smtp.jsonl").start()

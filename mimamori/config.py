@@ -204,6 +204,16 @@ class GatewaySettings(BaseModel):
     status_min_interval_s: float = Field(5.0, ge=0)
 
 
+class DemoSettings(BaseModel):
+    """Where ``mimamori demo`` runs its local SMTP server and LINE stand-in.
+    Unset: the planned port, or a free one (logged) when that is taken."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    smtp_port: int | None = Field(None, ge=1, le=65535)
+    line_port: int | None = Field(None, ge=1, le=65535)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="MIMAMORI_", env_nested_delimiter="__", extra="forbid"
@@ -218,6 +228,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = IngestSettings()
     lorawan: LorawanSettings = LorawanSettings()
     gateway: GatewaySettings = GatewaySettings()
+    demo: DemoSettings = DemoSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -160,8 +160,8 @@ def test_demo_fills_influxdb_and_leaves_nothing_running(tmp_path):
            "MIMAMORI_MQTT__URL": f"mqtt://127.0.0.1:{mqtt_port}",
            "MIMAMORI_INFLUX__URL": f"http://127.0.0.1:{influx_port}",
            "MIMAMORI_WEB__PORT": str(web_port),
-           "MIMAMORI_SMTP_STANDIN_PORT": str(free_port()),
-           "MIMAMORI_LINE_STANDIN_PORT": str(free_port()),
+           "MIMAMORI_DEMO__SMTP_PORT": str(free_port()),
+           "MIMAMORI_DEMO__LINE_PORT": str(free_port()),
            # not the shared UDP 1700, and a real port: the demo's simulated
            # LoRa gateways send to it (port 0 makes their sendto() fail)
            "MIMAMORI_LORAWAN__PORT": str(free_port())}
