@@ -16,6 +16,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import orjson
+
 from mimamori.bus import Bus, Message
 from mimamori.config import Settings
 from mimamori.contracts import ContractError, decode_envelope
@@ -94,13 +96,12 @@ class IngestStage:
                 try:
                     add(r, raw, location)
                 except LineError as exc:
-                    import orjson
-
                     dead.append(DeadLetter(STAGE, "unwritable", str(exc),
                                            orjson.dumps(r.to_dict()), m.topic, r.device_id))
         batches = {}
         if raw:
-            batches[self.layout.target("wearable")] = raw
+            # every measurement but people's locations shares the raw policy
+            batches[self.layout.target(measurement_of(raw[0]))] = raw
         if location:
             batches[self.layout.target("location")] = location
         if batches:
