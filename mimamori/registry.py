@@ -379,40 +379,32 @@ class Registry:
     # -- detector settings (validated; see mimamori.watch_settings) ----------
     def set_person_settings(self, person_id: str, settings: dict[str, Any]) -> Person:
         """Validate ``settings`` for the person's kind and store them."""
-        from .watch_settings import SettingsError, validate_settings
-
-        p = self.get_person(person_id)
-        if p is None:
-            raise RegistryError(f"person {person_id} is not registered")
-        try:
-            clean = validate_settings("person", p.kind, settings)
-        except SettingsError as exc:
-            raise RegistryError(f"person {person_id}: {exc}") from None
-        with self.engine.begin() as c:
-            c.execute(update(people).where(people.c.person_id == person_id)
-                      .values(settings=_j(clean)))
-            self._bump(c)
+        self._set_settings("person", people, people.c.person_id, person_id, settings)
         out = self.get_person(person_id)
         assert out is not None
         return out
 
     def set_site_settings(self, site_id: str, settings: dict[str, Any]) -> Site:
         """Validate ``settings`` for the site's kind and store them."""
-        from .watch_settings import SettingsError, validate_settings
-
-        s = self.get_site(site_id)
-        if s is None:
-            raise RegistryError(f"site {site_id} is not registered")
-        try:
-            clean = validate_settings("site", s.kind, settings)
-        except SettingsError as exc:
-            raise RegistryError(f"site {site_id}: {exc}") from None
-        with self.engine.begin() as c:
-            c.execute(update(sites).where(sites.c.site_id == site_id).values(settings=_j(clean)))
-            self._bump(c)
+        self._set_settings("site", sites, sites.c.site_id, site_id, settings)
         out = self.get_site(site_id)
         assert out is not None
         return out
+
+    def _set_settings(self, what: str, table: Table, key: Any, key_value: str,
+                      settings: dict[str, Any]) -> None:
+        from .watch_settings import SettingsError, validate_settings
+
+        with self.engine.begin() as c:
+            kind = c.execute(select(table.c.kind).where(key == key_value)).scalar()
+            if kind is None:
+                raise RegistryError(f"{what} {key_value} is not registered")
+            try:
+                clean = validate_settings(what, kind, settings)
+            except SettingsError as exc:
+                raise RegistryError(f"{what} {key_value}: {exc}") from None
+            c.execute(update(table).where(key == key_value).values(settings=_j(clean)))
+            self._bump(c)
 
     def unrelate(self, person_id: str, relation: str, subject_kind: str, subject_id: str
                  ) -> bool:
