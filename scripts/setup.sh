@@ -44,7 +44,18 @@ fi
 stamp="$VENV/.mimamori-installed"
 if [ ! -x "$VENV/bin/python" ]; then
   say "creating virtualenv $VENV…"
-  "$PYTHON" -m venv "$VENV" || fail "could not create $VENV; run: $PYTHON -m venv $VENV (Debian: apt-get install python3-venv)"
+  if ! "$PYTHON" -m venv "$VENV" >/tmp/mimamori-venv.log 2>&1; then
+    # Debian's own python3 needs the python3-venv package for this
+    rm -rf "$VENV"
+    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+      say "installing python3-venv (apt-get)…"
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >>/tmp/mimamori-apt.log 2>&1 \
+        || { apt-get update -qq >>/tmp/mimamori-apt.log 2>&1 \
+             && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >>/tmp/mimamori-apt.log 2>&1; }
+    fi
+    "$PYTHON" -m venv "$VENV" >>/tmp/mimamori-venv.log 2>&1 \
+      || fail "could not create $VENV (see /tmp/mimamori-venv.log); run: apt-get install -y python3-venv && $PYTHON -m venv $VENV"
+  fi
 fi
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt "$stamp" ]; then
   say "installing Python packages into $VENV…"
