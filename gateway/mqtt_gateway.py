@@ -71,8 +71,13 @@ class MqttGateway:
     def convert(self, batch: list[Message]) -> tuple[list[Reading], list[DeadLetter]]:
         readings: list[Reading] = []
         dead: list[DeadLetter] = []
-        received = now_ns()
-        for m in batch:
+        # One clock reading per batch, plus the message's place in it: two
+        # uplinks of one device in the same batch (a periodic reading and an
+        # SOS press) must not share a timestamp — analytics would judge the
+        # second a duplicate, and InfluxDB would overwrite the first.
+        start = now_ns()
+        for i, m in enumerate(batch):
+            received = start + i
             parsed = self.topics.parse_up(m.topic)
             if parsed is None and self.settings.gateway.network_servers:
                 try:
