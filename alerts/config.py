@@ -44,6 +44,10 @@ class AlertsConfig(BaseModel):
     flap_window_s: float = Field(300.0, ge=0)
     # after this many reopenings, the alert is "flapping": no more recovery messages
     flap_quiet_after: int = Field(1, ge=1)
+    # kinds whose alert a cleared finding does not resolve while nobody has
+    # acknowledged it: an SOS press is a call for help, and the next reading
+    # without the flag does not answer it (acknowledging then resolves it)
+    latch_kinds: list[str] = Field(default_factory=lambda: ["sos"])
     route: Route = Field(default_factory=default_route)
     policies: dict[str, Policy] = Field(default_factory=default_policies)
     notifiers: dict[str, dict[str, Any]] = Field(default_factory=dict)

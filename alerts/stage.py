@@ -121,7 +121,8 @@ class AlertsStage:
             dev = self.devices.get(f.device_id)
             with self._lock:
                 change = self.store.apply_finding(f, dev.person_id if dev else None,
-                                                  self.config.flap_window_s)
+                                                  self.config.flap_window_s,
+                                                  latch=f.kind.value in self.config.latch_kinds)
                 self.engine.on_change(change)
         if out:
             self.bus.publish_durably(out)

@@ -327,8 +327,13 @@ class AlertStore:
         return [a.to_dict() for a in self.list_alerts(limit=limit)]
 
     def apply_finding(self, f: Finding, subject_person: str | None = None,
-                      flap_window_s: float = 300.0, now_ns: int | None = None) -> Change:
-        """Open, update, reopen (flapping) or resolve the alert of this finding."""
+                      flap_window_s: float = 300.0, now_ns: int | None = None,
+                      latch: bool = False) -> Change:
+        """Open, update, reopen (flapping) or resolve the alert of this finding.
+
+        With ``latch`` (e.g. an SOS press), a cleared finding leaves an alert
+        nobody has acknowledged open ("latched"): it is resolved when
+        someone acknowledges it."""
         now = now_ns or time.time_ns()
         key = f"{f.device_id}|{f.kind.value}"
         with self.engine.begin() as c:
@@ -336,6 +341,14 @@ class AlertStore:
             if f.state is FindingState.CLEARED:
                 if cur is None:
                     return Change("ignored", None)
+                if latch and cur.state == "open":
+                    ev = {**orjson.loads(cur.evidence), **f.evidence, "finding_cleared_ns": now}
+                    c.execute(update(alerts).where(alerts.c.alert_id == cur.alert_id)
+                              .values(updated_ns=now, evidence=_j(ev)))
+                    self._event(c, cur.alert_id, "latched", "finding", {"evidence": f.evidence},
+                                now)
+                    return Change("latched", _alert(c.execute(
+                        select(alerts).where(alerts.c.alert_id == cur.alert_id)).one()))
                 c.execute(update(alerts).where(alerts.c.alert_id == cur.alert_id).values(
                     state="resolved", open_key=None, resolved_ns=now, resolved_by="finding",
                     updated_ns=now, next_action_ns=None,
@@ -397,6 +410,14 @@ class AlertStore:
                     deliveries.c.alert_id == alert_id, deliveries.c.status == "pending",
                     deliveries.c.purpose.in_(("notify", "reminder"))))
                     .values(status="cancelled", last_error="acknowledged"))
+                ev = c.execute(select(alerts.c.evidence)
+                               .where(alerts.c.alert_id == alert_id)).scalar()
+                if "finding_cleared_ns" in orjson.loads(ev or "{}"):
+                    # latched: its finding cleared already, so the answer ends it
+                    c.execute(update(alerts).where(alerts.c.alert_id == alert_id).values(
+                        state="resolved", open_key=None, resolved_ns=now, resolved_by=by))
+                    self._event(c, alert_id, "resolved", by,
+                                {"via": via, "finding_cleared": True}, now)
         return bool(n)
 
     def resolve(self, alert_id: int, by: str, via: str = "web",

@@ -210,3 +210,34 @@ def test_acks_and_hand_resolutions_made_anywhere_are_announced(world):
     assert events == ["opened", "acknowledged", "resolved"]
     assert {d.recipient for d in store.deliveries(a.alert_id) if d.purpose == "recovery"} == {
         "hanako"}
+
+
+def test_an_sos_press_is_latched_until_someone_acknowledges_it(world):
+    """The SOS flag drops with the next reading; that answers nobody's call for
+    help: the alert stays open, its people are told, and acknowledging ends it."""
+    reg, store, engine = world
+    latch = "sos" in engine.config.latch_kinds
+    sos = lambda state: finding(kind=EventKind.SOS, state=state)  # noqa: E731
+    a = store.apply_finding(sos(FindingState.OPENED), "ume", 300, latch=latch)
+    engine.on_change(a)
+    # the button is released before the engine's first round
+    ch = store.apply_finding(sos(FindingState.CLEARED), "ume", 300, latch=latch)
+    engine.on_change(ch)
+    assert ch.what == "latched" and store.get(a.alert.alert_id).state == "open"
+    engine.tick()
+    assert ("hanako", "line") in notified(store, a.alert.alert_id)
+    assert store.acknowledge(a.alert.alert_id, "hanako", "line")
+    done = store.get(a.alert.alert_id)
+    assert done.state == "resolved" and done.resolved_by == "hanako" and done.acked_by == "hanako"
+    # a later press is a new call: a new alert, told again
+    b = store.apply_finding(sos(FindingState.OPENED), "ume", 300, latch=latch)
+    assert b.what == "opened" and b.alert.alert_id != a.alert.alert_id
+
+
+def test_an_acknowledged_sos_resolves_when_its_finding_clears(world):
+    reg, store, engine = world
+    sos = lambda state: finding(kind=EventKind.SOS, state=state)  # noqa: E731
+    a = store.apply_finding(sos(FindingState.OPENED), "ume", 300, latch=True).alert
+    store.acknowledge(a.alert_id, "hanako", "web")
+    ch = store.apply_finding(sos(FindingState.CLEARED), "ume", 300, latch=True)
+    assert ch.what == "resolved" and ch.alert.resolved_by == "finding"
