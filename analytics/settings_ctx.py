@@ -34,21 +34,43 @@ def merge_ctx(device: Any | None, site: Any | None, person: Any | None) -> dict[
 
 
 class RegistryCtx:
-    """Callable ``(device_id, site) → ctx`` with a short cache."""
+    """Callable ``(device_id, site) → ctx`` from a snapshot of the registry's
+    devices, sites and people, taken again when the registry's change counter
+    moves (checked at most every ``check_s``; at once, at most every 0.2 s,
+    for a device not in the snapshot). Three queries per snapshot instead of
+    three per device: a cold start with 10,000 devices took seconds of
+    per-device queries while their first readings waited."""
 
-    def __init__(self, registry: Registry, ttl_s: float = 60.0) -> None:
-        self.registry, self.ttl_s = registry, ttl_s
-        self._cache: dict[str, tuple[float, dict[str, Any]]] = {}
+    def __init__(self, registry: Registry, check_s: float = 2.0) -> None:
+        self.registry, self.check_s = registry, check_s
+        self._version: int | None = None
+        self._checked = float("-inf")
+        self._devices: dict[str, Any] = {}
+        self._sites: dict[str, Any] = {}
+        self._people: dict[str, Any] = {}
+        self._cache: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def _refresh(self, now: float) -> None:
+        self._checked = now
+        v = self.registry.version()
+        if v == self._version:
+            return
+        self._devices = {d.device_id: d for d in self.registry.devices()}
+        self._sites = {x.site_id: x for x in self.registry.sites()}
+        self._people = {p.person_id: p for p in self.registry.people()}
+        self._cache.clear()
+        self._version = v
 
     def __call__(self, device_id: str, site: str) -> dict[str, Any]:
-        hit = self._cache.get(device_id)
         now = time.monotonic()
-        if hit is not None and now - hit[0] < self.ttl_s:
-            return hit[1]
-        dev = self.registry.get_device(device_id)
-        site_row = self.registry.get_site(site or (dev.site if dev else "")) if (
-            site or dev) else None
-        person = self.registry.get_person(dev.person_id) if dev and dev.person_id else None
-        ctx = merge_ctx(dev, site_row, person)
-        self._cache[device_id] = (now, ctx)
+        if now - self._checked > self.check_s or (
+                device_id not in self._devices and now - self._checked > 0.2):
+            self._refresh(now)
+        key = (device_id, site)
+        ctx = self._cache.get(key)
+        if ctx is None:
+            dev = self._devices.get(device_id)
+            site_row = self._sites.get(site or (dev.site if dev else ""))
+            person = self._people.get(dev.person_id) if dev and dev.person_id else None
+            ctx = self._cache[key] = merge_ctx(dev, site_row, person)
         return ctx

@@ -70,6 +70,7 @@ class AnalyticsStage:
         self.findings = 0
         self.deadlettered = 0
         self._lock = threading.Lock()
+        self._cp_lock = threading.Lock()
         self._stop = threading.Event()
         self._clock: threading.Thread | None = None
         self._unsent: list[tuple[str, bytes]] = []  # findings of a batch whose publish failed
@@ -97,9 +98,12 @@ class AnalyticsStage:
         self.checkpoint()
 
     def checkpoint(self) -> None:
-        with self._lock:
-            state = self.engine.state()
-        save_checkpoint(self.checkpoint_path, state)
+        # one writer at a time: stop() may run while a slow clock checkpoint
+        # is still writing the same temporary file
+        with self._cp_lock:
+            with self._lock:
+                state = self.engine.state()
+            save_checkpoint(self.checkpoint_path, state)
 
     def _run_clock(self) -> None:
         last_cp = time.monotonic()
