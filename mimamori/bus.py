@@ -70,15 +70,18 @@ Handler = Callable[[list[Message]], None]
 
 _PUBACK = 0x40
 _READ_CHUNK = 256 * 1024
+_HAND_ON = 200  # messages read before they go to the inbox (see _Client)
 _PUBACK_OK = ReasonCode(PacketTypes.PUBACK)
 _NO_PROPS = Properties(PacketTypes.PUBACK)
 
 
 class _Inbox:
     """Messages between paho's network thread and the handler's worker,
-    bounded by message count. The network thread hands over a whole chunk
-    (every packet of one socket read) at once; when the inbox is full it
-    waits — TCP backpressure, never a silent drop."""
+    bounded by message count: never more than ``cap`` held. The network
+    thread hands over runs of messages; what does not fit waits in
+    ``put_many`` until the worker takes some — meanwhile nothing reads the
+    socket, so the kernel's buffers fill and TCP holds the broker back.
+    Never a silent drop."""
 
     def __init__(self, cap: int, stop: threading.Event) -> None:
         self.cap = cap
@@ -89,11 +92,15 @@ class _Inbox:
 
     def put_many(self, msgs: list[Message]) -> None:
         with self._cv:
-            while self._n >= self.cap and not self._stop.is_set():
-                self._cv.wait(0.5)
-            self._chunks.append(msgs)
-            self._n += len(msgs)
-            self._cv.notify_all()
+            while msgs:
+                while self._n >= self.cap and not self._stop.is_set():
+                    self._cv.wait(0.5)
+                # stopping: hand on the rest (unacknowledged, so redelivered anyway)
+                room = len(msgs) if self._stop.is_set() else self.cap - self._n
+                part, msgs = (msgs, []) if room >= len(msgs) else (msgs[:room], msgs[room:])
+                self._chunks.append(part)
+                self._n += len(part)
+                self._cv.notify_all()
 
     def take(self, want: int, into: list[Message], timeout: float) -> None:
         """Move up to ``want`` messages into ``into``, waiting at most
@@ -124,7 +131,10 @@ class _Client(mqtt.Client):
     paho reads a packet with three ``recv`` calls (type, length, body) and
     goes back to ``select`` after each packet; here ``recv`` serves from a
     userspace buffer and ``loop_read`` keeps handling packets while the
-    buffer holds any. Everything else is paho's own code."""
+    buffer holds any. The messages read are handed on every ``_HAND_ON``
+    messages (not once per pass: one pass over a backlog can read tens of
+    thousands), so a full inbox stops the reading there. Everything else is
+    paho's own code."""
 
     _rbuf: bytes = b""
     _rpos: int = 0
@@ -148,8 +158,17 @@ class _Client(mqtt.Client):
                 except UnicodeDecodeError:
                     return super()._handle_publish()
                 got.append((topic, pkt[p + 3:], 1, bool(cmd & 1), (pkt[p] << 8) | pkt[p + 1]))
+                if len(got) >= _HAND_ON:
+                    self._hand_on()  # waits here while the inbox is full
                 return MQTTErrorCode.MQTT_ERR_SUCCESS
+        self._hand_on()  # keep the order: earlier messages before this one
         return super()._handle_publish()
+
+    def _hand_on(self) -> None:
+        got = self._got
+        if got:
+            self._got = []
+            self.deliver(got)  # type: ignore[misc]
 
     def _sock_recv(self, bufsize: int) -> bytes:
         sock = self._sock
@@ -183,9 +202,9 @@ class _Client(mqtt.Client):
                 if rc == MQTTErrorCode.MQTT_ERR_AGAIN or not self._buffered():
                     return MQTTErrorCode.MQTT_ERR_SUCCESS
         finally:
-            got, self._got = self._got, None
-            if got:
-                self.deliver(got)  # type: ignore[misc]
+            if self._got:
+                self._hand_on()
+            self._got = None
 
     # -- publishing: O(1) per PUBACK, PUBACKs without objects, packets coalesced --
     _queued: collections.deque | None = None
