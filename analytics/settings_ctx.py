@@ -50,6 +50,9 @@ class RegistryCtx:
         self._people: dict[str, Any] = {}
         self._cache: dict[tuple[str, str], dict[str, Any]] = {}
 
+    def refresh(self) -> None:
+        self._refresh(time.monotonic())
+
     def _refresh(self, now: float) -> None:
         self._checked = now
         v = self.registry.version()

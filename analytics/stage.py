@@ -63,7 +63,8 @@ class AnalyticsStage:
         self.topics = Topics(settings.bus.topic_root)
         self.partitions = partitions
         self.registry = Registry(settings.registry)
-        self.engine = Engine(load_profiles(), RegistryCtx(self.registry))
+        self.ctx = RegistryCtx(self.registry)
+        self.engine = Engine(load_profiles(), self.ctx)
         self.bus = Bus(settings.mqtt, client_id)
         self.checkpoint_path = Path(settings.state_dir) / "analytics" / f"{client_id}.json"
         self.checkpoint_s, self.tick_s = checkpoint_s, tick_s
@@ -81,6 +82,7 @@ class AnalyticsStage:
         if state is not None:
             with self._lock:
                 self.engine.load_state(state)
+        self.ctx.refresh()  # the registry snapshot now, not on the first reading
         self.bus.connect()
         topics = [self.topics.readings(p) for p in self.partitions] if self.partitions \
             else [self.topics.readings_filter]
