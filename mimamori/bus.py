@@ -7,7 +7,11 @@
   work durable first). If it raises, the batch is retried after a backoff and
   nothing is acknowledged.
 * A bound on unacknowledged messages (MQTT 5 Receive Maximum): the broker
-  holds the rest, which is the backpressure.
+  holds the rest, which is the backpressure. The broker may send more than
+  that (Mosquitto 2.0 does), so the bus holds the bound itself: at most
+  ``max_unacked + 16`` messages wait for the handler (``pending()``), plus at
+  most 200 just read and one 256 KB read buffer; while the inbox is full the
+  network thread reads nothing and TCP holds the broker back.
 * Every ``publish()`` return code is checked; a full paho queue (rc 15, see
   SERVICES.md) waits instead of silently losing the message.
 * Reconnect with capped exponential backoff (paho's own loop).
