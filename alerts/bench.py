@@ -203,6 +203,21 @@ def run_one(base, n: int, rate: float, anomalies: int, duration_s: float, seed: 
         both = [max(_Hooks.got[d], got_mail[d]) / 1e6 - t0[d] / 1e6 for d in t0
                 if d in _Hooks.got and d in got_mail]
         missing = sorted(d for d in t0 if d not in _Hooks.got or d not in got_mail)
+        # where the time went, from the alert store: publish → gateway (the
+        # reading's time) → alert stored (analytics, findings bus, store) →
+        # both notifications sent (routing, ledger, dispatcher)
+        seg: dict[str, list[float]] = {"to_gateway": [], "gateway_to_alert": [],
+                                       "alert_to_sent": []}
+        for a in store.list_alerts(kind="sos", limit=100_000):
+            if a.device_id not in t0:
+                continue
+            seg["to_gateway"].append((a.happened_ns - t0[a.device_id]) / 1e6)
+            seg["gateway_to_alert"].append((a.opened_ns - a.happened_ns) / 1e6)
+            sent = [d.sent_ns for d in store.deliveries(a.alert_id, status="sent")
+                    if d.sent_ns and (d.purpose == "notify" or (
+                        d.purpose == "event" and d.body.get("extra", {}).get("event") == "opened"))]
+            if len(sent) == 2:
+                seg["alert_to_sent"].append((max(sent) - a.opened_ns) / 1e6)
         p99 = _pct(both, 0.99)
         return {
             "p50_ms": _pct(both, 0.5), "p99_ms": p99,
@@ -211,6 +226,8 @@ def run_one(base, n: int, rate: float, anomalies: int, duration_s: float, seed: 
             "arrived": len(both), "missing": missing[:20],
             "goal_met": not missing and p99 is not None and p99 < 1000,
             "sos_alerts_opened": len(store.list_alerts(kind="sos", limit=100_000)),
+            "stages_ms": {k: {"p50": _pct(v, 0.5), "p99": _pct(v, 0.99)}
+                          for k, v in seg.items()},
             "webhook": {"p50_ms": _pct(web, 0.5), "p99_ms": _pct(web, 0.99), "received": len(web)},
             "smtp": {"p50_ms": _pct(mail, 0.5), "p99_ms": _pct(mail, 0.99), "received": len(mail)},
             "anomalies": len(t0), "readings_sent": load["sent"],
