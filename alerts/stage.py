@@ -71,7 +71,6 @@ class AlertsStage:
         for n in self.notifiers.values():
             n.start()
         self.dispatcher = Dispatcher(self.store, self.notifiers, self.config)
-        self.devices.refresh()  # load the device table now, not on the first finding
         self.bus.connect()
         self.bus.consume([self.topics.findings_filter], self.handle, name="alerts",
                          batch_wait_s=0.005)

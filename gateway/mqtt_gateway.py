@@ -59,7 +59,6 @@ class MqttGateway:
         return subs
 
     def start(self) -> MqttGateway:
-        self.cache.refresh()  # load the device table now, not on the first uplink
         self.bus.connect()
         self.bus.consume(self.subscriptions, self.handle,
                          batch_max=self.settings.bus.max_batch,
