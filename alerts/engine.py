@@ -19,7 +19,7 @@ from mimamori.registry import Person, Registry
 from .ack import make_token
 from .config import AlertsConfig
 from .escalation import select_people
-from .inhibit import Inhibitor
+from .inhibit import INHIBITING_KINDS, Inhibitor
 from .messages import render
 from .quiet import release_time
 from .routing import RouteResult
@@ -76,7 +76,8 @@ class AlertEngine:
         if change.what == "opened" or (change.what == "updated" and unrouted):
             routes = self.routes(a)
             r = routes[0]
-            active = [x.to_dict() for x in self.store.list_alerts("active", limit=5000)
+            active = [x.to_dict() for k in INHIBITING_KINDS
+                      for x in self.store.list_alerts("active", kind=k, limit=5000)
                       if x.alert_id != a.alert_id]
             why = self.inhibitor.reason(a.to_dict(), active)
             if why:

@@ -24,6 +24,8 @@ from typing import Any
 
 SILENCE_KINDS = {"device_silent"}
 LOW_PRESSURE_KINDS = {"pressure_out_of_range", "pressure_transient"}
+# the only kinds of active alert that :meth:`Inhibitor.reason` looks at
+INHIBITING_KINDS = ("gateway_offline", "burst")
 
 
 def is_low_pressure(alert: dict[str, Any]) -> bool:

@@ -73,12 +73,15 @@ class RegistryCtx:
         ctx = self._cache.get(key)
         if ctx is None:
             dev = self._devices.get(device_id)
-            if dev is None:  # added since the snapshot (or unknown): ask the registry
-                dev = self.registry.get_device(device_id)
             site_id = site or (dev.site if dev else "")
-            site_row = self._sites.get(site_id) or (
-                self.registry.get_site(site_id) if site_id else None)
-            pid = dev.person_id if dev else None
-            person = (self._people.get(pid) or self.registry.get_person(pid)) if pid else None
+            if dev is not None:
+                site_row = self._sites.get(site_id)
+                person = self._people.get(dev.person_id) if dev.person_id else None
+            else:  # added since the snapshot (or unknown): ask the registry
+                dev = self.registry.get_device(device_id)
+                site_id = site or (dev.site if dev else "")
+                site_row = self.registry.get_site(site_id) if site_id else None
+                pid = dev.person_id if dev else None
+                person = self.registry.get_person(pid) if pid else None
             ctx = self._cache[key] = merge_ctx(dev, site_row, person)
         return ctx
