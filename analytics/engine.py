@@ -22,7 +22,7 @@ see the same findings.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from mimamori.contracts import EventKind, Family, Finding, FindingState, Reading
@@ -62,7 +62,7 @@ class DeviceDetectors:
 
     def state(self) -> dict[str, Any]:
         return {"profile": self.profile, "family": self.family.value, "site": self.site,
-                "active": self.active, "last_ns": self.last_ns,
+                "active": {k: list(v) for k, v in self.active.items()}, "last_ns": self.last_ns,
                 "wrappers": {k: w.state() for k, w in self.wrappers.items()}}
 
 
@@ -182,8 +182,12 @@ class Engine:
                        dev.family, evidence)
 
     # -- checkpoints -----------------------------------------------------
-    def state(self) -> dict[str, Any]:
-        return {"v": 1, "devices": {d: dev.state() for d, dev in self.devices.items()}}
+    def state(self, device_ids: Iterable[str] | None = None) -> dict[str, Any]:
+        """Checkpoint of every device, or of ``device_ids`` (a stage can then
+        take it in slices, so its readings never wait for the whole fleet)."""
+        ids = self.devices if device_ids is None else device_ids
+        return {"v": 1, "devices": {d: self.devices[d].state() for d in ids
+                                    if d in self.devices}}
 
     def load_state(self, s: dict[str, Any]) -> None:
         for device_id, ds in s.get("devices", {}).items():
