@@ -38,7 +38,9 @@ def save_checkpoint(path: Path, state: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(state, f, separators=(",", ":"))
+        # dumps, not dump: the same text, but json's C encoder (dump uses the
+        # pure-Python one, seconds of CPU for 10,000 wearables)
+        f.write(json.dumps(state, separators=(",", ":")))
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
