@@ -96,12 +96,9 @@ class History:
 class ReadingsQuery:
     def __init__(self, settings: Settings, client: InfluxClient | None = None,
                  layout: StorageLayout | None = None) -> None:
-        ing = settings.ingest
         self._own = client is None
-        self.client = client or InfluxClient(
-            settings.influx, username=ing.reader_username if settings.influx.username else None,
-            password=ing.reader_password)
-        self.layout = layout or InfluxV1Layout(self.client, ing, settings.influx)
+        self.client = client or InfluxClient(settings.reader_influx())
+        self.layout = layout or InfluxV1Layout(self.client, settings.ingest, settings.influx)
 
     def close(self) -> None:
         if self._own:

@@ -258,6 +258,23 @@ class Settings(BaseSettings):
     def registry(self) -> str:
         return self.registry_url or f"sqlite:///{self.state_dir.resolve() / 'registry.db'}"
 
+    def reader_influx(self) -> InfluxSettings:
+        """[influx] as readers (query layer, Grafana) use it: with the [ingest]
+        reader's credentials when auth is on and a reader is set — least
+        privilege — else unchanged.
+
+        >>> s = Settings(influx={"username": "admin", "password": "a"},
+        ...              ingest={"reader_username": "r", "reader_password": "p"})
+        >>> (s.reader_influx().username, s.reader_influx().password)
+        ('r', 'p')
+        >>> Settings(ingest={"reader_username": "r", "reader_password": "p"}).reader_influx().username
+        """
+        ing = self.ingest
+        if not (self.influx.username and ing.reader_username):
+            return self.influx
+        return self.influx.model_copy(update={"username": ing.reader_username,
+                                              "password": ing.reader_password})
+
     def public_summary(self) -> dict[str, Any]:
         """What other tools may see (no passwords)."""
         return {

@@ -92,3 +92,21 @@ def test_committed_provisioning_file_matches_the_code():
     files = provisioning_files(InfluxSettings(), "/var/lib/grafana/dashboards/mimamori")
     for rel, text in files.items():
         assert (here / rel).read_text(encoding="utf-8") == text, rel
+
+
+def test_export_gives_grafana_the_read_only_user_when_auth_is_on(services, tmp_path):
+    """Least privilege: with auth on, Grafana's datasource is [ingest]'s
+    reader, never the InfluxDB admin."""
+    from tests.test_cli import env_for, run
+
+    env = env_for(services) | {
+        "MIMAMORI_INFLUX__USERNAME": "admin", "MIMAMORI_INFLUX__PASSWORD": "admin-secret",
+        "MIMAMORI_INGEST__READER_USERNAME": "grafana-reader",
+        "MIMAMORI_INGEST__READER_PASSWORD": "read-secret"}
+    r = run("grafana", "export", str(tmp_path), env=env)
+    assert r.returncode == 0, r.stderr
+    text = (tmp_path / "provisioning/datasources/mimamori.yaml").read_text()
+    ds = yaml.safe_load(text)["datasources"][0]
+    assert ds["user"] == "grafana-reader"
+    assert ds["secureJsonData"] == {"password": "read-secret"}
+    assert "admin-secret" not in text
