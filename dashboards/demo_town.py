@@ -36,6 +36,7 @@ DEMO_PASSWORD = "mimamori-demo"
 DEMO_MIN_RAIN_MM = 5.0
 RAIN_GAUGE = ("rain-001", "field-higashi", 34.4757, 136.6449)  # at the edge of 東の田
 H = 3600 * 10**9
+GRID_NS = 600 * 10**9
 WINTER_CALENDAR = [  # 冬期湛水 (winter flooding) keeps a shallow flood over winter
     {"stage": "winter_flooding", "from": "11-01", "to": "02-28", "min_cm": 2, "max_cm": 6},
 ]
@@ -161,6 +162,9 @@ def history_lines(now_ns: int, days: int = 7, seed: int = 7) -> list[str]:
     last day)."""
     rng = random.Random(seed)
     out: list[str] = []
+    # on a 10-minute grid: seeding again later (every `mimamori demo` does) overwrites the
+    # rain gauge's points instead of adding a second copy of the week's rain
+    now_ns = now_ns // GRID_NS * GRID_NS
     start = now_ns - days * 86400 * 10**9
 
     def tags(dev: str, site: str, profile: str) -> dict[str, str]:

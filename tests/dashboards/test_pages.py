@@ -239,7 +239,8 @@ def test_field_page_shows_the_areas_rain_with_level_and_temperature(app_client, 
         bars = chart.count('class="bar"')
         assert abs(bars - len(hourly)) <= 1 and bars >= 7 * 24 - 2
         table = page.split('id="days-')[1].split("</table>")[0]
-        rows = re.findall(r'<th scope="row">(\d{4}-\d\d-\d\d)</th><td>([\d.]+|—)</td>', table)
+        rows = re.findall(r'<th scope="row"><time datetime="(\d{4}-\d\d-\d\d)">\d\d/\d\d</time>'
+                          r'</th><td>([\d.]+|—)</td>', table)
         assert len(rows) in (7, 8)  # today and the days back to a week ago
         by_day: dict[str, float] = {}
         for ts, v in hourly:
