@@ -16,8 +16,11 @@ fixed-size windows (bounded cost, bounded memory):
    surprise of the last ``short`` readings is compared with the distribution
    of that mean over the last ``long`` readings; the score is the Gaussian
    tail probability 1 - Q(z).
-4. **Alarm suppression.** After a score >= ``alarm`` the next ``suppress``
-   readings are capped at 0.5: one anomaly, one alarm.
+4. **Alarm suppression.** After a score >= ``alarm`` the next readings are
+   capped at 0.5: one anomaly, one alarm. The quiet spell is ``suppress``
+   readings, or ``suppress_frac`` of the readings seen so far when that is
+   longer (an incident in a long history spans more readings), at most
+   ``suppress_max``.
 
 >>> import random
 >>> rnd = random.Random(1)
@@ -96,7 +99,7 @@ class UnivariateNovelty(Detector):
                  excess: float = 5.0,
                  record: float = 0.0, rec_factor: float = 1.0, repeat_rows: int = 0,
                  repeat_factor: float = 1.0, sum_scales: bool = False,
-                 suppress_frac: float = 0.0) -> None:
+                 suppress_frac: float = 0.03, suppress_max: int = 1000) -> None:
         self.field, self.dims, self.ref, self.k = field, tuple(dims), ref, k
         self.calib, self.floor, self.short, self.long = calib, floor, short, long
         self.warmup, self.alarm, self.suppress = warmup, alarm, suppress
@@ -104,6 +107,7 @@ class UnivariateNovelty(Detector):
         self.record, self.rec_factor, self.zmax = record, rec_factor, 0.0
         self.repeat_rows, self.repeat_factor, self.last_alarm_z = repeat_rows, repeat_factor, 0.0
         self.sum_scales, self.suppress_frac = sum_scales, suppress_frac
+        self.suppress_max = suppress_max
         self._z_alarm = _norm_ppf(alarm)
         self.maxdim = max(self.dims)
         self.n = 0
@@ -166,7 +170,7 @@ class UnivariateNovelty(Detector):
         if self.record and z is not None and z < self.rec_factor * self.zmax:
             score = min(score, 0.5)   # not as unusual as what this series already did
         raw_score = score
-        if self.since_alarm < max(self.suppress, int(self.suppress_frac * self.n)):
+        if self.since_alarm < self._quiet_rows():
             score = min(score, 0.5)
         elif (self.repeat_rows and self.since_alarm < self.repeat_rows and z is not None
               and z < self.repeat_factor * self.last_alarm_z):
@@ -174,6 +178,14 @@ class UnivariateNovelty(Detector):
         out = (score, ncms, s_max, m_now, raw_score, z)
         self._cache = (v, out)
         return out
+
+    def _quiet_rows(self) -> int:
+        """Readings kept quiet after an alarm: ``suppress``, growing with the
+        history seen (``suppress_frac`` of it, so a long series' incidents,
+        which last longer in readings, still alarm once), at most
+        ``suppress_max``."""
+        grown = int(self.suppress_frac * self.n)
+        return max(self.suppress, min(grown, self.suppress_max))
 
     def update(self, v: float) -> float:
         """Score then learn one value; returns the score."""
