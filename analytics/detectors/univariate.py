@@ -21,6 +21,10 @@ fixed-size windows (bounded cost, bounded memory):
    readings, or ``suppress_frac`` of the readings seen so far when that is
    longer (an incident in a long history spans more readings), at most
    ``suppress_max``.
+5. **Routines are not anomalies.** An alarm is withheld when the evidence
+   already reached ``recur_level`` (z) one or two days earlier at the same
+   time of day (within ``recur_tol_s``): a nightly job's spike alarms once,
+   not every night. Needs the readings' timestamps.
 
 >>> import random
 >>> rnd = random.Random(1)
@@ -36,6 +40,7 @@ fixed-size windows (bounded cost, bounded memory):
 from __future__ import annotations
 
 import math
+from collections import deque
 from typing import Any
 
 import numpy as np
@@ -99,7 +104,10 @@ class UnivariateNovelty(Detector):
                  excess: float = 5.0,
                  record: float = 0.0, rec_factor: float = 1.0, repeat_rows: int = 0,
                  repeat_factor: float = 1.0, sum_scales: bool = False,
-                 suppress_frac: float = 0.03, suppress_max: int = 1000) -> None:
+                 suppress_frac: float = 0.03, suppress_max: int = 1000,
+                 recur_periods_s: tuple[float, ...] = (86400.0, 172800.0),
+                 recur_tol_s: float = 900.0, recur_level: float = 2.5,
+                 recur_keep: int = 4096) -> None:
         self.field, self.dims, self.ref, self.k = field, tuple(dims), ref, k
         self.calib, self.floor, self.short, self.long = calib, floor, short, long
         self.warmup, self.alarm, self.suppress = warmup, alarm, suppress
@@ -108,6 +116,9 @@ class UnivariateNovelty(Detector):
         self.repeat_rows, self.repeat_factor, self.last_alarm_z = repeat_rows, repeat_factor, 0.0
         self.sum_scales, self.suppress_frac = sum_scales, suppress_frac
         self.suppress_max = suppress_max
+        self.recur_periods_s, self.recur_tol_s = tuple(recur_periods_s), recur_tol_s
+        self.recur_level = recur_level
+        self.events: deque[float] = deque(maxlen=recur_keep)  # times (s) of z >= recur_level
         self._z_alarm = _norm_ppf(alarm)
         self.maxdim = max(self.dims)
         self.n = 0
@@ -123,8 +134,8 @@ class UnivariateNovelty(Detector):
         self._cache: tuple[float, Any] | None = None
 
     # -- one step, split into score (pure) and learn -------------------
-    def _compute(self, v: float) -> tuple[float, dict[int, float], float]:
-        if self._cache is not None and self._cache[0] == v:
+    def _compute(self, v: float, ts: float | None = None) -> tuple[Any, ...]:
+        if self._cache is not None and self._cache[0] == (v, ts):
             return self._cache[1]
         vmin, vmax = min(self.vmin, v), max(self.vmax, v)
         rng = max(vmax - vmin, 1e-9)
@@ -175,9 +186,18 @@ class UnivariateNovelty(Detector):
         elif (self.repeat_rows and self.since_alarm < self.repeat_rows and z is not None
               and z < self.repeat_factor * self.last_alarm_z):
             score = min(score, 0.5)  # a later alarm must be stronger than the last one
+        if score >= self.alarm and ts is not None and self._recurs(ts):
+            score = min(score, 0.5)  # the same happened at this time of day before: routine
         out = (score, ncms, s_max, m_now, raw_score, z)
-        self._cache = (v, out)
+        self._cache = ((v, ts), out)
         return out
+
+    def _recurs(self, ts: float) -> bool:
+        """Did the evidence reach ``recur_level`` one period ago (a day, two
+        days), within ``recur_tol_s``? Then this is a routine, not an anomaly
+        (a nightly job's spike, a daily ramp)."""
+        tol = self.recur_tol_s
+        return any(abs(ts - e - p) <= tol for p in self.recur_periods_s for e in self.events)
 
     def _quiet_rows(self) -> int:
         """Readings kept quiet after an alarm: ``suppress``, growing with the
@@ -187,23 +207,24 @@ class UnivariateNovelty(Detector):
         grown = int(self.suppress_frac * self.n)
         return max(self.suppress, min(grown, self.suppress_max))
 
-    def update(self, v: float) -> float:
-        """Score then learn one value; returns the score."""
-        score = self._compute(v)[0]
-        self._learn(v)
+    def update(self, v: float, ts: float | None = None) -> float:
+        """Score then learn one value (``ts``: its time in seconds, optional);
+        returns the score."""
+        score = self._compute(v, ts)[0]
+        self._learn(v, ts)
         return score
 
     def score_one(self, x: Sample) -> float | None:
         v = x.num(self.field)
-        return None if v is None else self._compute(v)[0]
+        return None if v is None else self._compute(v, x.ts_ns / 1e9)[0]
 
     def learn_one(self, x: Sample) -> None:
         v = x.num(self.field)
         if v is not None:
-            self._learn(v)
+            self._learn(v, x.ts_ns / 1e9)
 
-    def _learn(self, v: float) -> None:
-        score, ncms, s_max, m_now, _raw, z = self._compute(v)
+    def _learn(self, v: float, ts: float | None = None) -> None:
+        score, ncms, s_max, m_now, _raw, z = self._compute(v, ts)
         if self.record and z is not None:
             self.zmax = max(self.zmax * self.record, z)
         self._cache = None
@@ -218,6 +239,12 @@ class UnivariateNovelty(Detector):
         self.means_sum += m_now
         self.means_sq += m_now * m_now
         self.since_alarm += 1
+        if ts is not None and z is not None:
+            if z >= self.recur_level:
+                self.events.append(ts)
+            horizon = ts - max(self.recur_periods_s, default=0.0) - 2 * self.recur_tol_s
+            while self.events and self.events[0] < horizon:
+                self.events.popleft()
         if score >= self.alarm:  # an alarm went out: quiet for a while
             self.since_alarm = 0
             self.last_alarm_z = z if z is not None else 0.0
@@ -244,7 +271,7 @@ class UnivariateNovelty(Detector):
             "recent": self.recent.state(), "surprise": self.surprise.state(),
             "means": self.means.state(), "means_sum": self.means_sum,
             "means_sq": self.means_sq, "since_alarm": self.since_alarm, "zmax": self.zmax,
-            "last_alarm_z": self.last_alarm_z,
+            "last_alarm_z": self.last_alarm_z, "events": list(self.events),
             "points": {str(d): r.state() for d, r in self.points.items()},
             "cal": {str(d): r.state() for d, r in self.cal.items()},
         }
@@ -260,6 +287,8 @@ class UnivariateNovelty(Detector):
         self.since_alarm = int(s["since_alarm"])
         self.zmax = float(s.get("zmax", 0.0))
         self.last_alarm_z = float(s.get("last_alarm_z", 0.0))
+        self.events.clear()
+        self.events.extend(float(e) for e in s.get("events", []))
         for d in self.dims:
             self.points[d].load(s["points"][str(d)])
             self.cal[d].load(s["cal"][str(d)])
