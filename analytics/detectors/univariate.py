@@ -22,8 +22,9 @@ fixed-size windows (bounded cost, bounded memory):
    longer (an incident in a long history spans more readings), at most
    ``suppress_max``.
 5. **Routines are not anomalies.** An alarm is withheld when the evidence
-   already reached ``recur_level`` (z) one or two days earlier at the same
-   time of day (within ``recur_tol_s``): a nightly job's spike alarms once,
+   already reached ``recur_level`` (z) one, two or three days earlier at the
+   same time of day (within ``recur_tol_s``, or one reading interval when
+   readings are sparser): a nightly job's spike alarms once,
    not every night. Needs the readings' timestamps.
 
 >>> import random
@@ -105,7 +106,7 @@ class UnivariateNovelty(Detector):
                  record: float = 0.0, rec_factor: float = 1.0, repeat_rows: int = 0,
                  repeat_factor: float = 1.0, sum_scales: bool = False,
                  suppress_frac: float = 0.03, suppress_max: int = 1000,
-                 recur_periods_s: tuple[float, ...] = (86400.0, 172800.0),
+                 recur_periods_s: tuple[float, ...] = (86400.0, 172800.0, 259200.0),
                  recur_tol_s: float = 900.0, recur_level: float = 2.5,
                  recur_keep: int = 4096) -> None:
         self.field, self.dims, self.ref, self.k = field, tuple(dims), ref, k
@@ -119,6 +120,8 @@ class UnivariateNovelty(Detector):
         self.recur_periods_s, self.recur_tol_s = tuple(recur_periods_s), recur_tol_s
         self.recur_level = recur_level
         self.events: deque[float] = deque(maxlen=recur_keep)  # times (s) of z >= recur_level
+        self.last_ts: float | None = None
+        self.interval_s = 0.0                                 # smoothed reading interval
         self._z_alarm = _norm_ppf(alarm)
         self.maxdim = max(self.dims)
         self.n = 0
@@ -192,11 +195,15 @@ class UnivariateNovelty(Detector):
         self._cache = ((v, ts), out)
         return out
 
+    def _tol(self) -> float:
+        """``recur_tol_s``, or one reading interval when readings are sparser."""
+        return max(self.recur_tol_s, self.interval_s)
+
     def _recurs(self, ts: float) -> bool:
         """Did the evidence reach ``recur_level`` one period ago (a day, two
         days), within ``recur_tol_s``? Then this is a routine, not an anomaly
         (a nightly job's spike, a daily ramp)."""
-        tol = self.recur_tol_s
+        tol = self._tol()
         return any(abs(ts - e - p) <= tol for p in self.recur_periods_s for e in self.events)
 
     def _quiet_rows(self) -> int:
@@ -239,10 +246,15 @@ class UnivariateNovelty(Detector):
         self.means_sum += m_now
         self.means_sq += m_now * m_now
         self.since_alarm += 1
+        if ts is not None and self.last_ts is not None and ts > self.last_ts:
+            gap = ts - self.last_ts
+            self.interval_s = gap if not self.interval_s else 0.99 * self.interval_s + 0.01 * gap
+        if ts is not None:
+            self.last_ts = ts
         if ts is not None and z is not None:
             if z >= self.recur_level:
                 self.events.append(ts)
-            horizon = ts - max(self.recur_periods_s, default=0.0) - 2 * self.recur_tol_s
+            horizon = ts - max(self.recur_periods_s, default=0.0) - 2 * self._tol()
             while self.events and self.events[0] < horizon:
                 self.events.popleft()
         if score >= self.alarm:  # an alarm went out: quiet for a while
@@ -272,6 +284,7 @@ class UnivariateNovelty(Detector):
             "means": self.means.state(), "means_sum": self.means_sum,
             "means_sq": self.means_sq, "since_alarm": self.since_alarm, "zmax": self.zmax,
             "last_alarm_z": self.last_alarm_z, "events": list(self.events),
+            "last_ts": self.last_ts, "interval_s": self.interval_s,
             "points": {str(d): r.state() for d, r in self.points.items()},
             "cal": {str(d): r.state() for d, r in self.cal.items()},
         }
@@ -289,6 +302,8 @@ class UnivariateNovelty(Detector):
         self.last_alarm_z = float(s.get("last_alarm_z", 0.0))
         self.events.clear()
         self.events.extend(float(e) for e in s.get("events", []))
+        self.last_ts = None if s.get("last_ts") is None else float(s["last_ts"])
+        self.interval_s = float(s.get("interval_s", 0.0))
         for d in self.dims:
             self.points[d].load(s["points"][str(d)])
             self.cal[d].load(s["cal"][str(d)])
