@@ -25,7 +25,11 @@ fixed-size windows (bounded cost, bounded memory):
    already reached ``recur_level`` (z) one, two or three days earlier at the
    same time of day (within ``recur_tol_s``, or one reading interval when
    readings are sparser): a nightly job's spike alarms once,
-   not every night. Needs the readings' timestamps.
+   not every night. And the reverse: when strong evidence came at this time
+   of day on each of the last ``missed_days`` days and today nothing came
+   (not even ``recur_level``) by one tolerance past the usual time, that
+   missed routine is an alarm (``missed_score``): a nightly job that did not
+   run. Both need the readings' timestamps.
 
 >>> import random
 >>> rnd = random.Random(1)
@@ -40,6 +44,7 @@ fixed-size windows (bounded cost, bounded memory):
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import deque
 from typing import Any
@@ -47,6 +52,8 @@ from typing import Any
 import numpy as np
 
 from .base import Detector, Sample
+
+DAY_S = 86400.0
 
 
 def _norm_ppf(p: float) -> float:
@@ -108,7 +115,8 @@ class UnivariateNovelty(Detector):
                  suppress_frac: float = 0.03, suppress_max: int = 1000,
                  recur_periods_s: tuple[float, ...] = (86400.0, 172800.0, 259200.0),
                  recur_tol_s: float = 900.0, recur_level: float = 2.5,
-                 recur_keep: int = 4096) -> None:
+                 recur_keep: int = 4096, missed_days: int = 3,
+                 missed_score: float = 0.9995) -> None:
         self.field, self.dims, self.ref, self.k = field, tuple(dims), ref, k
         self.calib, self.floor, self.short, self.long = calib, floor, short, long
         self.warmup, self.alarm, self.suppress = warmup, alarm, suppress
@@ -120,6 +128,9 @@ class UnivariateNovelty(Detector):
         self.recur_periods_s, self.recur_tol_s = tuple(recur_periods_s), recur_tol_s
         self.recur_level = recur_level
         self.events: deque[float] = deque(maxlen=recur_keep)  # times (s) of z >= recur_level
+        self.missed_days, self.missed_score = missed_days, missed_score
+        self.strong: deque[float] = deque(maxlen=recur_keep)  # times (s) of z >= alarm level
+        self.due = False                                      # a routine was missed just now
         self.last_ts: float | None = None
         self.interval_s = 0.0                                 # smoothed reading interval
         self._z_alarm = _norm_ppf(alarm)
@@ -191,13 +202,33 @@ class UnivariateNovelty(Detector):
             score = min(score, 0.5)  # a later alarm must be stronger than the last one
         if score >= self.alarm and ts is not None and self._recurs(ts):
             score = min(score, 0.5)  # the same happened at this time of day before: routine
-        out = (score, ncms, s_max, m_now, raw_score, z)
+        due = ts is not None and self._missed(ts, z)
+        if due and not self.due and self.since_alarm >= self._quiet_rows():
+            score = max(score, self.missed_score)  # a daily routine did not happen
+        out = (score, ncms, s_max, m_now, raw_score, z, due)
         self._cache = ((v, ts), out)
         return out
 
     def _tol(self) -> float:
         """``recur_tol_s``, or one reading interval when readings are sparser."""
         return max(self.recur_tol_s, self.interval_s)
+
+    def _missed(self, ts: float, z: float | None) -> bool:
+        """Is a routine overdue? Strong evidence (z at the alarm level) came
+        at this time of day on each of the last ``missed_days`` days, within
+        the tolerance, and today not even ``recur_level`` has been reached."""
+        if not self.missed_days or (z is not None and z >= self.recur_level):
+            return False
+        tol = self._tol()
+        strong = self.strong
+        if not strong or (self.events and self.events[-1] >= ts - 3 * tol):
+            return False  # nothing established, or it did happen (at least weakly)
+        for d in range(1, self.missed_days + 1):
+            hi = ts - d * DAY_S - tol  # overdue by more than the tolerance
+            i = bisect.bisect_left(strong, hi - 2 * tol)
+            if i == len(strong) or strong[i] > hi:
+                return False
+        return True
 
     def _recurs(self, ts: float) -> bool:
         """Did the evidence reach ``recur_level`` one period ago (a day, two
@@ -231,7 +262,7 @@ class UnivariateNovelty(Detector):
             self._learn(v, x.ts_ns / 1e9)
 
     def _learn(self, v: float, ts: float | None = None) -> None:
-        score, ncms, s_max, m_now, _raw, z = self._compute(v, ts)
+        score, ncms, s_max, m_now, _raw, z, due = self._compute(v, ts)
         if self.record and z is not None:
             self.zmax = max(self.zmax * self.record, z)
         self._cache = None
@@ -257,6 +288,12 @@ class UnivariateNovelty(Detector):
             horizon = ts - max(self.recur_periods_s, default=0.0) - 2 * self._tol()
             while self.events and self.events[0] < horizon:
                 self.events.popleft()
+            if z >= self._z_alarm:
+                self.strong.append(ts)
+            horizon = ts - self.missed_days * DAY_S - 3 * self._tol()
+            while self.strong and self.strong[0] < horizon:
+                self.strong.popleft()
+        self.due = due
         if score >= self.alarm:  # an alarm went out: quiet for a while
             self.since_alarm = 0
             self.last_alarm_z = z if z is not None else 0.0
@@ -285,6 +322,7 @@ class UnivariateNovelty(Detector):
             "means_sq": self.means_sq, "since_alarm": self.since_alarm, "zmax": self.zmax,
             "last_alarm_z": self.last_alarm_z, "events": list(self.events),
             "last_ts": self.last_ts, "interval_s": self.interval_s,
+            "strong": list(self.strong), "due": self.due,
             "points": {str(d): r.state() for d, r in self.points.items()},
             "cal": {str(d): r.state() for d, r in self.cal.items()},
         }
@@ -304,6 +342,9 @@ class UnivariateNovelty(Detector):
         self.events.extend(float(e) for e in s.get("events", []))
         self.last_ts = None if s.get("last_ts") is None else float(s["last_ts"])
         self.interval_s = float(s.get("interval_s", 0.0))
+        self.strong.clear()
+        self.strong.extend(float(e) for e in s.get("strong", []))
+        self.due = bool(s.get("due", False))
         for d in self.dims:
             self.points[d].load(s["points"][str(d)])
             self.cal[d].load(s["cal"][str(d)])

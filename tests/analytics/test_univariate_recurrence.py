@@ -54,3 +54,20 @@ def test_recurrence_memory_survives_a_checkpoint():
     for v in (10.1, 19.5, 10.0):
         assert copy.update(v, t) == det.update(v, t)
         t += 300
+
+
+def test_a_missed_routine_alarms_soon_after_it_was_due():
+    rnd = random.Random(4)
+    det = UnivariateNovelty()
+    scores = []
+    for i in range(DAY * 7):
+        day, slot = divmod(i, DAY)
+        v = 10 + rnd.gauss(0, 0.3)
+        if slot == 36 and day != 5:  # 03:00 every day but day 6
+            v += 8 + rnd.random()
+        scores.append(det.update(v, 1_700_000_000 + 300 * i))
+    due = 5 * DAY + 36
+    late = [i for i in range(due, due + 24) if scores[i] >= det.alarm]
+    assert late and late[0] <= due + 12  # within an hour of the missed 03:00
+    # on the days the routine ran nothing alarms around 03:00
+    assert all(_peak(scores, d, 36) < det.alarm for d in (3, 4, 6))
