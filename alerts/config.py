@@ -46,8 +46,10 @@ class AlertsConfig(BaseModel):
     flap_quiet_after: int = Field(1, ge=1)
     # kinds whose alert a cleared finding does not resolve while nobody has
     # acknowledged it: an SOS press is a call for help, and the next reading
-    # without the flag does not answer it (acknowledging then resolves it)
-    latch_kinds: list[str] = Field(default_factory=lambda: ["sos"])
+    # without the flag does not answer it; a fall stays a fall when the
+    # wearer moves again — someone should still check (acknowledging then
+    # resolves it)
+    latch_kinds: list[str] = Field(default_factory=lambda: ["sos", "fall"])
     route: Route = Field(default_factory=default_route)
     policies: dict[str, Policy] = Field(default_factory=default_policies)
     notifiers: dict[str, dict[str, Any]] = Field(default_factory=dict)

@@ -212,12 +212,14 @@ def test_acks_and_hand_resolutions_made_anywhere_are_announced(world):
         "hanako"}
 
 
-def test_an_sos_press_is_latched_until_someone_acknowledges_it(world):
-    """The SOS flag drops with the next reading; that answers nobody's call for
-    help: the alert stays open, its people are told, and acknowledging ends it."""
+@pytest.mark.parametrize("kind", [EventKind.SOS, EventKind.FALL])
+def test_an_sos_press_or_a_fall_is_latched_until_someone_acknowledges_it(world, kind):
+    """The SOS flag drops with the next reading, a fallen wearer moves again;
+    that answers nobody's call for help: by default the alert stays open, its
+    people are told, and acknowledging ends it."""
     reg, store, engine = world
-    latch = "sos" in engine.config.latch_kinds
-    sos = lambda state: finding(kind=EventKind.SOS, state=state)  # noqa: E731
+    latch = kind.value in engine.config.latch_kinds
+    sos = lambda state: finding(kind=kind, state=state)  # noqa: E731
     a = store.apply_finding(sos(FindingState.OPENED), "ume", 300, latch=latch)
     engine.on_change(a)
     # the button is released before the engine's first round
