@@ -7,7 +7,10 @@ them the early-season Mie calendar below (transplant 1 May) is assumed.
 
 * :class:`WaterBandDetector` ``side="low"`` — the smoothed level below the
   stage minimum for ``low_hours`` (longer than the farmer's twice-daily
-  round lets a normal dip last).
+  round lets a normal dip last), or still below it when a morning or evening
+  round (``ROUNDS``) has passed without the level rising by
+  ``round_rise_cm`` while it is ``round_margin_cm`` below the minimum (the
+  field was found low and no water came).
 * ``side="high"`` — at or above target + ``high_margin_cm`` for
   ``high_hours`` without falling (an inlet left open keeps the water pinned
   at the outlet weir; rain water drains away).
@@ -27,10 +30,13 @@ from typing import Any
 from mimamori.contracts import EventKind, Severity
 
 from .base import Detector, Sample
-from .baseline import local_day
+from .baseline import local_day, local_hour
 from .generic import RateDetector
 
 NS = 1_000_000_000
+# The farmer's morning and evening rounds (local hours, DOMAIN.md §3): a field
+# found below the stage minimum gets water then.
+ROUNDS = ((5.5, 8.5), (16.5, 19.5))
 
 
 @dataclass(frozen=True)
@@ -102,13 +108,19 @@ def _stage_for(ctx: dict[str, Any], day: int) -> Stage:
 class WaterBandDetector(Detector):
     name = "water_band"
     kind = EventKind.WATER_LOW
-    STATE = ("smooth", "low_since", "high_since", "high_ref", "last_ns", "recent")
+    STATE = ("smooth", "low_since", "high_since", "high_ref", "last_ns", "recent", "rnd",
+             "missed")
 
     def __init__(self, side: str = "low", field: str = "water_level_cm", low_hours: float = 15.0,
                  low_margin_cm: float = 0.3, high_margin_cm: float = 1.5, high_hours: float = 10.0,
                  high_fall_cm: float = 0.4, smooth_s: float = 3600, flat_cm_h: float = 0.03,
-                 flat_hours: float = 4.0) -> None:
+                 flat_hours: float = 4.0, round_rise_cm: float = 0.5, round_margin_cm: float = 0.5,
+                 rounds: tuple[tuple[float, float], ...] | None = ROUNDS) -> None:
         self.side, self.field = side, field
+        self.round_rise, self.rounds = round_rise_cm, tuple(tuple(r) for r in rounds or ())
+        self.round_margin = round_margin_cm
+        self.rnd: list[float] | None = None   # the round in progress: [id, start level, max]
+        self.missed = False                   # a round passed the low field without water
         self.kind = EventKind.WATER_LOW if side == "low" else EventKind.WATER_HIGH  # type: ignore
         self.low_ns, self.low_margin = int(low_hours * 3600 * NS), low_margin_cm
         self.high_margin, self.high_ns = high_margin_cm, int(high_hours * 3600 * NS)
@@ -121,6 +133,13 @@ class WaterBandDetector(Detector):
         self.high_ref: float | None = None   # smoothed level when the high run began
         self.last_ns = 0
         self._memo: tuple[Sample, Any] | None = None
+
+    def _round_id(self, ts_ns: int) -> int:
+        h = local_hour(ts_ns)
+        for i, (a, b) in enumerate(self.rounds):
+            if a <= h < b:
+                return local_day(ts_ns) * 4 + i
+        return -1
 
     def _next(self, x: Sample) -> tuple[float, int, int, float | None] | None:
         if self._memo is not None and self._memo[0] is x:
@@ -141,21 +160,36 @@ class WaterBandDetector(Detector):
         st = stage_for(x.ctx, local_day(x.ts_ns))
         low_since = high_since = 0
         high_ref = None
-        if st.irrigated and sm < st.min_cm - self.low_margin:
+        low = st.irrigated and sm < st.min_cm - self.low_margin
+        if low:
             low_since = self.low_since or x.ts_ns
+        rnd, missed = self.rnd, self.missed
+        if self.side == "low" and self.rounds:
+            rid = self._round_id(x.ts_ns)
+            if rid >= 0:
+                rnd = [rid, sm, sm] if rnd is None or rnd[0] != rid else [rid, rnd[1],
+                                                                          max(rnd[2], sm)]
+            elif rnd is not None:   # a round just ended: did the low field get water?
+                deep = st.irrigated and sm < st.min_cm - self.round_margin
+                missed = missed or (deep and rnd[2] - rnd[1] < self.round_rise)
+                rnd = None
+            if not (st.irrigated and sm < st.min_cm):
+                missed = False
         if st.irrigated and sm >= st.target_cm + self.high_margin:
             high_since = self.high_since or x.ts_ns
             high_ref = self.high_ref if self.high_since else sm
             if high_ref is not None and sm > high_ref:
                 high_ref = sm   # falling is measured from the highest point
-        return sm, low_since, high_since, high_ref
+        return sm, low_since, high_since, high_ref, rnd, missed
 
     def score_one(self, x: Sample) -> float | None:
         n = self._next(x)
         if n is None:
             return None
-        sm, low_since, high_since, high_ref = n
+        sm, low_since, high_since, high_ref, _, missed = n
         if self.side == "low":
+            if missed:
+                return 1.0
             if not low_since:
                 return 0.0
             return 1.0 if x.ts_ns - low_since >= self.low_ns else 0.5
@@ -191,7 +225,7 @@ class WaterBandDetector(Detector):
             self.recent.append([x.ts_ns, x.num(self.field)])
             while self.recent and x.ts_ns - self.recent[0][0] > self.flat_ns:
                 self.recent.pop(0)
-        self.smooth, self.low_since, self.high_since, self.high_ref = n
+        self.smooth, self.low_since, self.high_since, self.high_ref, self.rnd, self.missed = n
         if self.high_since and self.high_ref is not None and self.high_ref - self.smooth > \
                 self.high_fall:
             self.high_since, self.high_ref = x.ts_ns, self.smooth  # draining: restart the clock

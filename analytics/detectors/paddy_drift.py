@@ -7,6 +7,9 @@ A field gives the sensor two references it cannot fake (DOMAIN.md §3):
   inlet is then closed, so the level where a steady rise that began at a
   round stops is the target (plus a little overshoot). A sensor whose fills
   keep stopping ``offset_cm`` away from the target is off by that much.
+  Only rises from near the minimum (below it + ``start_above_min``) count,
+  and none that stops at the weir (± ``weir_band``: rain overflowing, not
+  the farmer's fill).
 * **the outlet weir** — water cannot stand above the weir board (it
   overflows), so a smoothed level above the stage's weir by ``offset_cm``
   for ``weir_hours`` is a sensor reading high.
@@ -25,7 +28,8 @@ the drift estimate. O(1) per reading (a few short lists).
 ...     for i in range(144):
 ...         h = i / 6
 ...         lv = 0.5 + min(max(h - 6.5, 0) * 1.5, 3.8) - max(h - 9, 0) * 0.1
-...         out.append(Sample(t0 + (d0 * 86400 + i * 600) * NS, {"water_level_cm": lv + offset}, ctx))
+...         ts = t0 + (d0 * 86400 + i * 600) * NS
+...         out.append(Sample(ts, {"water_level_cm": lv + offset}, ctx))
 ...     return out
 >>> for x in day(0, 0.0) + day(1, 0.0):
 ...     d.learn_one(x)
@@ -45,7 +49,7 @@ from mimamori.contracts import EventKind, Severity
 
 from .base import Detector, Sample
 from .baseline import local_day, local_hour
-from .paddy import stage_for
+from .paddy import ROUNDS, stage_for
 
 NS = 1_000_000_000
 H_NS = 3600 * NS
@@ -60,8 +64,10 @@ class LevelDriftDetector(Detector):
     def __init__(self, field: str = "water_level_cm", offset_cm: float = 0.8,
                  overshoot_cm: float = 0.3, fills: int = 3, rise_cm_h: float = 0.6,
                  stop_cm_h: float = 0.25, min_rise_cm: float = 1.0,
-                 rounds: tuple[tuple[float, float], ...] = ((5.5, 8.5), (16.5, 19.5)),
-                 weir_hours: float = 3.0, smooth_s: float = 3600) -> None:
+                 rounds: tuple[tuple[float, float], ...] = ROUNDS,
+                 weir_hours: float = 3.0, smooth_s: float = 3600, start_above_min: float = 1.5,
+                 weir_band: float = 0.4) -> None:
+        self.start_above_min, self.weir_band = start_above_min, weir_band
         self.field, self.offset, self.overshoot, self.fills = field, offset_cm, overshoot_cm, fills
         self.rise_cm_h, self.stop_cm_h, self.min_rise = rise_cm_h, stop_cm_h, min_rise_cm
         self.rounds = tuple(tuple(r) for r in rounds)
@@ -145,7 +151,9 @@ class LevelDriftDetector(Detector):
                 return
             self.settle = []
             st = stage_for(x.ctx, local_day(int(end_ns)))
-            if from_round and st.irrigated and st.target_cm > 0 and peak - start >= self.min_rise:
+            if from_round and st.irrigated and st.target_cm > 0 and peak - start >= self.min_rise \
+                    and start < st.min_cm + self.start_above_min and \
+                    abs(peak - st.weir_cm) > self.weir_band:
                 self.offsets = (self.offsets + [peak - st.target_cm])[-self.fills:]
         s = self._slope()
         if s is None:

@@ -114,8 +114,8 @@ class BurstDetector(Detector):
     def _warm_onset(self, q: float, p: float) -> bool:
         """Before the curve is learned: only a step far beyond any demand
         ramp (flow up by ``warm_flow_step`` × the larger of the mean and the
-        previous flow within one reading, pressure down by ``warm_drop_mpa``) — a burst in the first
-        day of a monitor's life is still a burst."""
+        previous flow within one reading, pressure down by ``warm_drop_mpa``) —
+        a burst in the first day of a monitor's life is still a burst."""
         if self.n < 12 or self.prev_flow is None or self.prev_p is None:
             return False
         m = max(self.mean_flow, self.prev_flow, 1e-6)   # the night mean is no scale
