@@ -81,9 +81,16 @@ class LevelDriftDetector(Detector):
         self.smooth: float | None = None
         self.last_ns = 0
         self.above_since = 0
+        self._memo: tuple[Sample, int] | None = None
+        self._drift: float | None | bool = False   # False: not computed yet
 
     # -- the estimate ------------------------------------------------------
     def drift_cm(self) -> float | None:
+        if self._drift is False:
+            self._drift = self._drift_now()
+        return self._drift  # type: ignore[return-value]
+
+    def _drift_now(self) -> float | None:
         if len(self.offsets) < self.fills:
             return None
         xs = sorted(self.offsets[-self.fills:])
@@ -98,10 +105,19 @@ class LevelDriftDetector(Detector):
         return self.smooth + a * (v - self.smooth)
 
     def _above_since_with(self, x: Sample, v: float) -> int:
+        memo = self._memo
+        if memo is not None and memo[0] is x:
+            return memo[1]
         st = stage_for(x.ctx, local_day(x.ts_ns))
+        since = 0
         if st.irrigated and st.weir_cm > 0 and self._smooth_with(x, v) > st.weir_cm + self.offset:
-            return self.above_since or x.ts_ns
-        return 0
+            since = self.above_since or x.ts_ns
+        self._memo = (x, since)
+        return since
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        super().load_state(state)
+        self._drift = False
 
     def score_one(self, x: Sample) -> float | None:
         v = x.num(self.field)
@@ -119,16 +135,23 @@ class LevelDriftDetector(Detector):
 
     # -- learning ------------------------------------------------------------
     def _slope(self) -> float | None:
+        """Least-squares slope (cm/h) of the last hour, in one pass."""
         pts = self.recent
-        if len(pts) < 4:
-            return None
         n = len(pts)
-        mt = sum(t for t, _ in pts) / n
-        my = sum(y for _, y in pts) / n
-        sxx = sum((t - mt) ** 2 for t, _ in pts)
-        if sxx <= 0:
+        if n < 4:
             return None
-        return sum((t - mt) * (y - my) for t, y in pts) / sxx * H_NS
+        t0 = pts[0][0]
+        st = sy = stt = sty = 0.0
+        for t, y in pts:
+            t = (t - t0) / H_NS
+            st += t
+            sy += y
+            stt += t * t
+            sty += t * y
+        sxx = stt - st * st / n
+        if sxx <= 1e-12:
+            return None
+        return (sty - st * sy / n) / sxx
 
     def _at_round(self, ts_ns: int) -> bool:
         h = local_hour(ts_ns)
@@ -139,6 +162,7 @@ class LevelDriftDetector(Detector):
         if v is None:
             return
         self.above_since = self._above_since_with(x, v)
+        self._memo = None
         self.smooth, self.last_ns = self._smooth_with(x, v), x.ts_ns
         self.recent.append([x.ts_ns, v])
         while self.recent and x.ts_ns - self.recent[0][0] > H_NS:
@@ -155,6 +179,7 @@ class LevelDriftDetector(Detector):
                     and start < st.min_cm + self.start_above_min and \
                     abs(peak - st.weir_cm) > self.weir_band:
                 self.offsets = (self.offsets + [peak - st.target_cm])[-self.fills:]
+                self._drift = False
         s = self._slope()
         if s is None:
             return

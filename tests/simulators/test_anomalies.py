@@ -196,3 +196,12 @@ def test_water_low_is_labelled_from_the_farmers_round_that_finds_no_water():
         assert 5.5 <= hour <= 8 or 16.5 <= hour <= 19
         during = _between(rows, lb.start_ns, lb.end_ns)
         assert during and statistics.median(f["water_level_cm"] for f in during) < 1.5
+
+
+def test_a_band_off_the_wrist_does_not_flag_its_wearers_fall():
+    sc, m, rows, labels = _one("wearable", [
+        {"device": "wearable-0001", "kind": "not_worn", "at": "1d8h", "duration": "14h"},
+        {"device": "wearable-0001", "kind": "fall", "at": "1d10h", "duration": "40m",
+         "params": {"detected": True}}])
+    assert [lb for lb in labels if lb.kind is EventKind.FALL]   # the fall happened
+    assert not [ts for ts, f in rows if f["fall"]]               # the band on the table felt nothing
