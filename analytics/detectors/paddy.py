@@ -160,11 +160,17 @@ class WaterBandDetector(Detector):
         st = stage_for(x.ctx, local_day(x.ts_ns))
         low_since = high_since = 0
         high_ref = None
-        low = st.irrigated and sm < st.min_cm - self.low_margin
-        if low:
-            low_since = self.low_since or x.ts_ns
         rnd, missed = self.rnd, self.missed
-        if self.side == "low" and self.rounds:
+        if self.side == "high":   # each side keeps only its own state
+            if st.irrigated and sm >= st.target_cm + self.high_margin:
+                high_since = self.high_since or x.ts_ns
+                high_ref = self.high_ref if self.high_since else sm
+                if high_ref is not None and sm > high_ref:
+                    high_ref = sm   # falling is measured from the highest point
+            return sm, low_since, high_since, high_ref, rnd, missed
+        if st.irrigated and sm < st.min_cm - self.low_margin:
+            low_since = self.low_since or x.ts_ns
+        if self.rounds:
             rid = self._round_id(x.ts_ns)
             if rid >= 0:
                 rnd = [rid, sm, sm] if rnd is None or rnd[0] != rid else [rid, rnd[1],
@@ -175,11 +181,6 @@ class WaterBandDetector(Detector):
                 rnd = None
             if not (st.irrigated and sm < st.min_cm):
                 missed = False
-        if st.irrigated and sm >= st.target_cm + self.high_margin:
-            high_since = self.high_since or x.ts_ns
-            high_ref = self.high_ref if self.high_since else sm
-            if high_ref is not None and sm > high_ref:
-                high_ref = sm   # falling is measured from the highest point
         return sm, low_since, high_since, high_ref, rnd, missed
 
     def score_one(self, x: Sample) -> float | None:
