@@ -30,10 +30,11 @@ from typing import Any
 from mimamori.contracts import EventKind, Severity
 
 from .base import Detector, Sample
-from .baseline import local_day, local_hour
+from .baseline import local_day
 from .generic import RateDetector
 
 NS = 1_000_000_000
+JST_S = 9 * 3600
 # The farmer's morning and evening rounds (local hours, DOMAIN.md §3): a field
 # found below the stage minimum gets water then.
 ROUNDS = ((5.5, 8.5), (16.5, 19.5))
@@ -135,10 +136,11 @@ class WaterBandDetector(Detector):
         self._memo: tuple[Sample, Any] | None = None
 
     def _round_id(self, ts_ns: int) -> int:
-        h = local_hour(ts_ns)
+        s = ts_ns // NS + JST_S
+        h = (s % 86400) / 3600.0   # local_hour, inline (every reading)
         for i, (a, b) in enumerate(self.rounds):
             if a <= h < b:
-                return local_day(ts_ns) * 4 + i
+                return s // 86400 * 4 + i
         return -1
 
     def _next(self, x: Sample) -> tuple[float, int, int, float | None] | None:

@@ -81,7 +81,7 @@ class LevelDriftDetector(Detector):
         self.smooth: float | None = None
         self.last_ns = 0
         self.above_since = 0
-        self._memo: tuple[Sample, int] | None = None
+        self._memo: tuple[Sample, int, float] | None = None
         self._drift: float | None | bool = False   # False: not computed yet
 
     # -- the estimate ------------------------------------------------------
@@ -110,9 +110,10 @@ class LevelDriftDetector(Detector):
             return memo[1]
         st = stage_for(x.ctx, local_day(x.ts_ns))
         since = 0
-        if st.irrigated and st.weir_cm > 0 and self._smooth_with(x, v) > st.weir_cm + self.offset:
+        sm = self._smooth_with(x, v)
+        if st.irrigated and st.weir_cm > 0 and sm > st.weir_cm + self.offset:
             since = self.above_since or x.ts_ns
-        self._memo = (x, since)
+        self._memo = (x, since, sm)
         return since
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -162,16 +163,18 @@ class LevelDriftDetector(Detector):
         if v is None:
             return
         self.above_since = self._above_since_with(x, v)
+        memo = self._memo
         self._memo = None
-        self.smooth, self.last_ns = self._smooth_with(x, v), x.ts_ns
-        self.recent.append([x.ts_ns, v])
-        while self.recent and x.ts_ns - self.recent[0][0] > H_NS:
-            self.recent.pop(0)
-        last3 = sum(y for _, y in self.recent[-3:]) / len(self.recent[-3:])
+        self.smooth, self.last_ns = memo[2] if memo is not None else v, x.ts_ns
+        recent = self.recent
+        recent.append([x.ts_ns, v])
+        while recent and x.ts_ns - recent[0][0] > H_NS:
+            recent.pop(0)
+        tail = recent[-3:]
         if self.settle:
             end_ns, peak, start, from_round = self.settle
             if x.ts_ns - end_ns <= H_NS:
-                self.settle[1] = max(peak, last3)
+                self.settle[1] = max(peak, sum(y for _, y in tail) / len(tail))
                 return
             self.settle = []
             st = stage_for(x.ctx, local_day(int(end_ns)))
@@ -185,14 +188,16 @@ class LevelDriftDetector(Detector):
             return
         if not self.rise:
             if s >= self.rise_cm_h:
+                last3 = sum(y for _, y in tail) / len(tail)
                 first = self.recent[0]
                 self.rise = [first[0], last3, min(y for _, y in self.recent[:2]),
                              1.0 if self._at_round(int(first[0])) else 0.0]
         elif s < self.stop_cm_h:
+            last3 = sum(y for _, y in tail) / len(tail)
             self.settle = [x.ts_ns, max(self.rise[1], last3), self.rise[2], self.rise[3]]
             self.rise = []
         else:
-            self.rise[1] = max(self.rise[1], last3)
+            self.rise[1] = max(self.rise[1], sum(y for _, y in tail) / len(tail))
 
     def evidence(self, x: Sample | None = None) -> dict[str, Any]:
         d = self.drift_cm()
