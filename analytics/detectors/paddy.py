@@ -94,6 +94,24 @@ def stage_for(ctx: dict[str, Any], day: int) -> Stage:
     return st
 
 
+class StageOfDay:
+    """The stage of one detector's field on a reading's local day, remembered
+    for the day (a detector asks for it on every reading)."""
+
+    __slots__ = ("ctx", "day", "stage")
+
+    def __init__(self) -> None:
+        self.ctx: dict[str, Any] | None = None
+        self.day = -1
+        self.stage: Stage = DEFAULT_CALENDAR[0]
+
+    def at(self, ctx: dict[str, Any], ts_ns: int, days_back: int = 0) -> Stage:
+        day = (ts_ns // NS + JST_S) // 86400 - days_back
+        if day != self.day or ctx is not self.ctx:
+            self.stage, self.day, self.ctx = stage_for(ctx, day), day, ctx
+        return self.stage
+
+
 def _stage_for(ctx: dict[str, Any], day: int) -> Stage:
     t = ctx.get("transplant")
     year = (dt.date(1970, 1, 1) + dt.timedelta(days=day)).year
@@ -121,6 +139,7 @@ class WaterBandDetector(Detector):
         self.round_rise, self.rounds = round_rise_cm, tuple(tuple(r) for r in rounds or ())
         self.round_margin = round_margin_cm
         self.rnd: list[float] | None = None   # the round in progress: [id, start level, max]
+        self._stage = StageOfDay()
         self.missed = False                   # a round passed the low field without water
         self.kind = EventKind.WATER_LOW if side == "low" else EventKind.WATER_HIGH  # type: ignore
         self.low_ns, self.low_margin = int(low_hours * 3600 * NS), low_margin_cm
@@ -159,7 +178,7 @@ class WaterBandDetector(Detector):
         else:
             a = min(1.0, max(0.0, (x.ts_ns - self.last_ns) / NS / self.smooth_s))
             sm = self.smooth + a * (v - self.smooth)
-        st = stage_for(x.ctx, local_day(x.ts_ns))
+        st = self._stage.at(x.ctx, x.ts_ns)
         low_since = high_since = 0
         high_ref = None
         rnd, missed = self.rnd, self.missed
@@ -256,10 +275,10 @@ class SuddenDropDetector(RateDetector):
         super().__init__(field, max_drop_per_h=max_drop_per_h, window_s=window_s,
                          min_points=min_points, min_duration=min_duration,
                          kind=EventKind.SUDDEN_DROP)
+        self._today, self._before = StageOfDay(), StageOfDay()
 
     def score_one(self, x: Sample) -> float | None:
-        day = local_day(x.ts_ns)
-        today, before = stage_for(x.ctx, day), stage_for(x.ctx, day - 1)
+        today, before = self._today.at(x.ctx, x.ts_ns), self._before.at(x.ctx, x.ts_ns, 1)
         if today is not before and (not today.irrigated or today.weir_cm < before.weir_cm):
             return 0.0 if x.num(self.field) is not None else None
         return super().score_one(x)
@@ -274,6 +293,7 @@ class HeatRiskDetector(Detector):
     def __init__(self, field: str = "water_temp_c", mean_c: float = 30.0, days: int = 3) -> None:
         self.field, self.mean_c, self.days = field, mean_c, days
         self.day, self.acc, self.n, self.hot_days = -1, 0.0, 0, 0
+        self._stage = StageOfDay()
 
     def _hot_days_after(self, x: Sample) -> int:
         day = local_day(x.ts_ns)
@@ -285,7 +305,7 @@ class HeatRiskDetector(Detector):
     def score_one(self, x: Sample) -> float | None:
         if x.num(self.field) is None:
             return None
-        st = stage_for(x.ctx, local_day(x.ts_ns))
+        st = self._stage.at(x.ctx, x.ts_ns)
         if st.name not in ("heading", "ripening"):
             return 0.0
         return 1.0 if self._hot_days_after(x) >= self.days else 0.0

@@ -49,7 +49,7 @@ from mimamori.contracts import EventKind, Severity
 
 from .base import Detector, Sample
 from .baseline import local_day, local_hour
-from .paddy import ROUNDS, stage_for
+from .paddy import ROUNDS, StageOfDay, stage_for
 
 NS = 1_000_000_000
 H_NS = 3600 * NS
@@ -83,6 +83,7 @@ class LevelDriftDetector(Detector):
         self.above_since = 0
         self._memo: tuple[Sample, int, float] | None = None
         self._drift: float | None | bool = False   # False: not computed yet
+        self._stage = StageOfDay()
 
     # -- the estimate ------------------------------------------------------
     def drift_cm(self) -> float | None:
@@ -108,7 +109,7 @@ class LevelDriftDetector(Detector):
         memo = self._memo
         if memo is not None and memo[0] is x:
             return memo[1]
-        st = stage_for(x.ctx, local_day(x.ts_ns))
+        st = self._stage.at(x.ctx, x.ts_ns)
         since = 0
         sm = self._smooth_with(x, v)
         if st.irrigated and st.weir_cm > 0 and sm > st.weir_cm + self.offset:
