@@ -2,7 +2,8 @@
 
 Each ``DATA_DIR/<category>/<file>.csv`` (``timestamp,value``) becomes
 ``OUT_DIR/<category>/<file>.csv`` (``timestamp,value,anomaly_score``): the
-score of row t is computed before row t is learned and from rows <= t only.
+score of row t is computed before row t is learned and from rows <= t only
+(values and their timestamps).
 One detector configuration for every file.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import csv
 from concurrent.futures import ProcessPoolExecutor
+from datetime import datetime, timezone
 from pathlib import Path
 
 from .detectors.univariate import UnivariateNovelty
@@ -25,10 +27,16 @@ def score_file(src: Path, dst: Path, params: dict | None = None) -> int:
         writer.writerow(["timestamp", "value", "anomaly_score"])
         for row in reader:
             value = float(row["value"])
-            score = det.update(value)
+            score = det.update(value, _seconds(row["timestamp"]))
             writer.writerow([row["timestamp"], row["value"], f"{score:.10g}"])
             rows += 1
     return rows
+
+
+def _seconds(stamp: str) -> float:
+    """A NAB timestamp (``2014-04-01 00:05:00``, UTC) as epoch seconds."""
+    t = datetime.fromisoformat(stamp.strip().replace("T", " ").rstrip("Z"))
+    return (t if t.tzinfo else t.replace(tzinfo=timezone.utc)).timestamp()
 
 
 def data_files(data_dir: Path) -> list[Path]:

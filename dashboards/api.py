@@ -1,6 +1,7 @@
 """The REST API (OpenAPI at ``/docs``): devices, sites, people, latest
-readings, history, alerts (list / acknowledge / resolve) and recipients'
-preferences — with the same access rules and audit log as the pages.
+readings, history, totals (e.g. rain per hour), alerts (list / acknowledge /
+resolve) and recipients' preferences — with the same access rules and audit
+log as the pages.
 
 Authenticate with ``POST /api/v1/token`` (OAuth2 password form) and send
 ``Authorization: Bearer <token>``; a browser session cookie works too, with
@@ -90,6 +91,14 @@ class HistoryOut(BaseModel):
     device_id: str
     resolution: str
     series: dict[str, list[tuple[int, float]]]
+
+
+class TotalsOut(BaseModel):
+    device_id: str
+    field: str
+    every: str
+    totals: list[tuple[int, float]] = Field(description="[bucket start ns, sum]; buckets "
+                                            "without readings are left out")
 
 
 class LocationOut(BaseModel):
@@ -199,6 +208,24 @@ def history(device_id: str, request: Request, ctx: Ctx, who: ApiWho,
     return HistoryOut(device_id=device_id,
                       resolution=resolution or choose_resolution(since_s, family_of(d.profile)),
                       series=series)
+
+
+@router.get("/devices/{device_id}/totals", response_model=TotalsOut)
+def totals(device_id: str, request: Request, ctx: Ctx, who: ApiWho,
+           field: Annotated[str, Query(description="an amount per reading, e.g. rain_mm")],
+           since_s: Annotated[int, Query(ge=60, le=400 * 86400)] = 7 * 86400,
+           every: Literal["10m", "1h"] = "1h") -> TotalsOut:
+    """Sums of an amount field (a rain gauge's ``rain_mm``: the rain since its
+    previous reading) per 10 minutes or hour, from the raw series."""
+    d = _device(ctx, who, device_id, request)
+    try:
+        sums = ctx.telemetry.totals(device_id, family_of(d.profile), field, since_s, every)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+    if d.person_id:
+        ctx.accounts.audit(who.user.username, "view", "person", d.person_id, "health",
+                           device=device_id, via="api")
+    return TotalsOut(device_id=device_id, field=field, every=every, totals=sums)
 
 
 @router.get("/sites", response_model=list[SiteOut])

@@ -170,7 +170,7 @@ def grafana_export(directory: Path) -> None:
 def export(directory: Path) -> list[Path]:
     from .grafana.provision import export as do_export
 
-    return do_export(directory, _settings().influx)
+    return do_export(directory, _settings().reader_influx())
 
 
 @grafana_app.command("push")
@@ -183,7 +183,7 @@ def grafana_push(
     from .grafana.provision import GrafanaPushError, push
 
     try:
-        r = push(url, token, _settings().influx)
+        r = push(url, token, _settings().reader_influx())
     except GrafanaPushError as exc:
         raise _fail(str(exc)) from None
     typer.echo(f"Grafana {r.grafana_version}: datasource {r.datasource}, folder {r.folder}")

@@ -1,6 +1,13 @@
 """A small demo town for the pages, the screenshots and the tests: people,
-households, a school, fields and water districts in Tamaki, web accounts,
-a week of simulated readings written to InfluxDB, and a few alerts.
+households, a school, fields with the area's rain gauge and water districts
+in Tamaki, web accounts, a week of simulated readings written to InfluxDB,
+and a few alerts.
+
+The rain is the simulator's: the town weather of :mod:`simulators.weather`
+measured by :class:`simulators.rain_gauge.RainGauge` (0.5 mm bucket tips every
+10 minutes), and the fields' water rises 1 mm per mm of it. So that the demo
+always has rain to show, the weather seed is the first from 7 whose past
+week had at least :data:`DEMO_MIN_RAIN_MM` of rain.
 
 Everything is made up (names, places near 玉城町's centre 34.483 N 136.633 E).
 Demo accounts all use the password :data:`DEMO_PASSWORD`.
@@ -18,13 +25,18 @@ from ingest.line_protocol import line
 from mimamori.config import Settings
 from mimamori.contracts import EventKind, Family, Finding, FindingState, Severity
 from mimamori.registry import Registry
+from simulators.rain_gauge import RainGauge
+from simulators.weather import Weather
 
 from .accounts import Accounts
 from .alert_source import open_alert_store
 from .telemetry import family_of
 
 DEMO_PASSWORD = "mimamori-demo"
+DEMO_MIN_RAIN_MM = 5.0
+RAIN_GAUGE = ("rain-001", "field-higashi", 34.4757, 136.6449)  # at the edge of 東の田
 H = 3600 * 10**9
+GRID_NS = 600 * 10**9
 WINTER_CALENDAR = [  # 冬期湛水 (winter flooding) keeps a shallow flood over winter
     {"stage": "winter_flooding", "from": "11-01", "to": "02-28", "min_cm": 2, "max_cm": 6},
 ]
@@ -45,6 +57,7 @@ DEVICES = [
     ("tag-001", "child_tag_v1", "home-suzuki", "蓮くんのタグ", "suzuki-ren"),
     ("paddy-001", "paddy_json_v1", "field-higashi", "1号田 水位計", None),
     ("paddy-002", "paddy_json_v1", "field-kawazoi", "2号田 水位計", None),
+    ("rain-001", "rain_gauge_v1", "field-higashi", "雨量計 (東の田のあぜ)", None),
     ("wm-tamaru", "water_main_v1", "district-tamaru", "田丸 配水管モニター", None),
     ("wm-east", "water_main_v1", "district-east", "東部 配水管モニター", None),
     ("wm-west", "water_main_v1", "district-west", "西部 配水管モニター", None),
@@ -89,7 +102,8 @@ def build_registry(reg: Registry) -> None:
     reg.relate("yamada-taro", "farmer_of", "site", "field-kawazoi")
     reg.relate("suido-staff", "on_call_for", "site", "district-east")
     for did, prof, site, name, person in DEVICES:
-        reg.add_device(did, prof, site, name, person_id=person)
+        lat, lon = RAIN_GAUGE[2:] if did == RAIN_GAUGE[0] else (None, None)
+        reg.add_device(did, prof, site, name, person_id=person, lat=lat, lon=lon)
 
 
 def build_accounts(acc: Accounts) -> None:
@@ -121,23 +135,55 @@ def link_world_accounts(reg: Registry, acc: Accounts) -> list[str]:
     return made
 
 
+def demo_weather(start_ns: int, end_ns: int, seed: int = 7) -> Weather:
+    """The simulator's town weather, from the first seed (from ``seed``) that
+    rained at least :data:`DEMO_MIN_RAIN_MM` between the two times."""
+    for s in range(seed, seed + 100):
+        w = Weather(s)
+        if w.rain_mm(start_ns, end_ns) >= DEMO_MIN_RAIN_MM:
+            return w
+    return Weather(seed)
+
+
+def rain_readings(start_ns: int, now_ns: int, weather: Weather,
+                  seed: int = 7) -> list[tuple[int, dict[str, Any]]]:
+    """The demo rain gauge's uplinks (every 10 minutes) from start to now."""
+    dev, site, lat, lon = RAIN_GAUGE
+    gauge = RainGauge(dev, site, seed=seed, start_ns=start_ns, end_ns=now_ns + 1,
+                      weather=weather, params={"latlon": (lat, lon)})
+    out: list[tuple[int, dict[str, Any]]] = []
+    gauge.run_until(now_ns, out)
+    return out
+
+
 def history_lines(now_ns: int, days: int = 7, seed: int = 7) -> list[str]:
     """A week of readings for every demo device (hourly for infrastructure,
-    every 10 minutes for people's devices over the last day)."""
+    every 10 minutes for the rain gauge, and for people's devices over the
+    last day)."""
     rng = random.Random(seed)
     out: list[str] = []
+    # on a 10-minute grid: seeding again later (every `mimamori demo` does) overwrites the
+    # rain gauge's points instead of adding a second copy of the week's rain
+    now_ns = now_ns // GRID_NS * GRID_NS
     start = now_ns - days * 86400 * 10**9
 
     def tags(dev: str, site: str, profile: str) -> dict[str, str]:
         return {"device_id": dev, "site": site, "profile": profile}
 
-    # paddy: hourly, slowly falling then refilled; field-kawazoi drifts low (leaky levee)
+    # rain: the area's gauge measures the simulated town weather
+    weather = demo_weather(start, now_ns, seed)
+    rain = rain_readings(start - H, now_ns, weather, seed)
+    for ts, fields in rain:
+        out.append(line("paddy", tags(RAIN_GAUGE[0], RAIN_GAUGE[1], "rain_gauge_v1"), fields, ts))
+    # paddy: hourly, slowly falling then refilled, +1 mm per mm of rain up to the
+    # outlet weir; field-kawazoi drifts low (leaky levee)
     for dev, site, base, loss in (("paddy-001", "field-higashi", 4.5, 0.04),
                                   ("paddy-002", "field-kawazoi", 3.2, 0.09)):
         level = base
         for i in range(days * 24 + 1):
             ts = start + i * H
             level -= loss * (1 + rng.random())
+            level = min(level + weather.rain_mm(ts - H, ts) / 10, 8.0)
             if level < 2.6 and dev == "paddy-001":
                 level += 2.0
             level = max(level, 0.3)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -217,13 +218,27 @@ def alert_visible(ctx, who: Who, alert: Any) -> bool:
 
 # --- farmer ----------------------------------------------------------------------
 def _level_chart(c: dict, t: dict, chart_id: str, small: bool = False) -> str:
+    """Water level (line, today's band) with the area's rain (hourly bars)."""
     h = c.get("history") or {}
     band = (c["band"].min_cm, c["band"].max_cm) if c.get("band") else None
+    gauge = c.get("rain_gauge") is not None
+    name = f"{t['water_level']}・{t['rain']}" if gauge else t["water_level"]
     return line_chart([Series(t["water_level"], h.get("water_level_cm", []))],
-                      title=f"{c['site'].name or c['site'].site_id} — {t['water_level']} (7d)",
-                      desc=t["chart_level_desc"], unit="cm", band=band,
+                      title=f"{c['site'].name or c['site'].site_id} — {name} (7d)",
+                      desc=t["chart_level_desc"] + (" " + t["rain_desc"] if gauge else ""),
+                      unit="cm", band=band,
                       band_label=t["target_band"] if band else "", chart_id=chart_id,
-                      height=200 if small else 240, y_min=0)
+                      height=200 if small else 240, y_min=0,
+                      bars=Series(t["rain"], h.get("rain_mm", [])) if gauge else None,
+                      bar_unit="mm/h")
+
+
+def rain_24h(c: dict) -> float | None:
+    """Rain over the last 24 hours from the card's hourly totals (None: no gauge)."""
+    if c.get("rain_gauge") is None or not c.get("history"):
+        return None
+    since = time.time_ns() - 86400 * 10**9
+    return round(sum(v for ts, v in c["history"].get("rain_mm", []) if ts >= since), 1)
 
 
 @router.get("/farmer", response_class=HTMLResponse)
@@ -234,6 +249,7 @@ def farmer(request: Request, ctx: Ctx, who: PageWho):
     for s in visible_sites(ctx, who, "field"):
         c = field_card(ctx, s, history=True)
         c["chart"] = _level_chart(c, t, f"chart-{s.site_id}", small=True) if c["history"] else None
+        c["rain_24h"] = rain_24h(c)
         cards.append(c)
     return render(request, "farmer.html", who, "farmer_title", cards=cards, live_src="/events")
 
@@ -246,6 +262,7 @@ def field_page(site_id: str, request: Request, ctx: Ctx, who: PageWho):
         return not_found(request, ctx, who, "site", site_id)
     t = texts(pick_lang(request, who))
     c = field_card(ctx, site, history=True)
+    c["rain_24h"] = rain_24h(c)
     h = c["history"] or {}
     temp = line_chart([Series(t["water_temp"], h.get("water_temp_c", []), "#a3320b")],
                       title=f"{site.name or site_id} — {t['water_temp']} (7d)",

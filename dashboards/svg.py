@@ -9,6 +9,10 @@ told by colour alone (a text label goes beside every mark).
 ...                  band=(3.0, 6.0), unit="cm")
 >>> svg.startswith("<svg") and "<title" in svg and "polyline" in svg
 True
+>>> svg = line_chart([Series("水位", [(0, 4.0), (7200 * 10**9, 5.0)])], title="水位と雨量",
+...                  bars=Series("雨量", [(0, 1.5), (3600 * 10**9, 0.0)]), bar_unit="mm/h")
+>>> svg.count('class="bar"'), "mm/h" in svg
+(2, True)
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from html import escape
 
 JST = timezone(timedelta(hours=9))
 LINE_COLOURS = ("#1f5fa8", "#a3320b", "#2d6a1f", "#6b3fa0")
+BAR_COLOUR = "#007c89"  # rain: teal, 4.9:1 on white; bars, so not told from the lines by colour alone
 STATE_COLOURS = {"ok": "#1c7c3a", "warn": "#8a5a00", "alert": "#b00020", "unknown": "#5c5c5c",
                  "check": "#b00020", "low": "#b00020", "high": "#b00020", "no_target": "#5c5c5c"}
 
@@ -53,12 +58,16 @@ def _fmt(v: float) -> str:
 def line_chart(series: list[Series], *, title: str, unit: str = "", desc: str = "",
                band: tuple[float, float] | None = None, band_label: str = "",
                width: int = 400, height: int = 240, chart_id: str = "chart",
-               y_min: float | None = None) -> str:
+               y_min: float | None = None, bars: Series | None = None, bar_unit: str = "",
+               bar_width_s: int = 3600) -> str:
+    """Lines on the left axis; optional ``bars`` (amounts per ``bar_width_s``,
+    e.g. rain per hour) on their own right axis, from zero."""
     # drawn at phone width: 1 SVG unit ≈ 1 CSS pixel on a phone, larger on a desktop
-    left, right, top, bottom = 44, 10, 26, 44
+    left, right, top, bottom = 44, (40 if bars else 10), 26, 44
     pw, ph = width - left - right, height - top - bottom
     pts = [(t, v) for s in series for t, v in s.points if v is not None]
-    ts = [t for t, _ in pts] or [0, 1]
+    bar_pts = [(t, v) for t, v in (bars.points if bars else []) if v is not None]
+    ts = [t for t, _ in pts] + [t for t, _ in bar_pts] or [0, 1]
     vs = [v for _, v in pts] + (list(band) if band else [])
     t0, t1 = min(ts), max(ts)
     if t1 == t0:
@@ -115,6 +124,22 @@ def line_chart(series: list[Series], *, title: str, unit: str = "", desc: str = 
             parts.append(f'<text x="{x(tn):.1f}" y="{height - 20}" font-size="13" '
                          f'text-anchor="middle" fill="#1a1a1a">{label}</text>')
         tick += timedelta(hours=step_h)
+    if bars is not None:
+        bticks = _ticks(0.0, max([v for _, v in bar_pts] + [1.0]), 4)
+        btop = bticks[-1]
+        bw = max(1.0, bar_width_s * 1e9 / (t1 - t0) * pw - 0.5)
+        for tv in bticks:
+            yb = top + ph - tv / btop * ph
+            parts.append(f'<text x="{left + pw + 4}" y="{yb + 4:.1f}" font-size="13" '
+                         f'fill="{BAR_COLOUR}">{_fmt(tv)}</text>')
+        if bar_unit:
+            parts.append(f'<text x="{width - 4}" y="14" font-size="13" text-anchor="end" '
+                         f'fill="{BAR_COLOUR}">{escape(bar_unit)}</text>')
+        for t, v in bar_pts:
+            hgt = v / btop * ph
+            parts.append(f'<rect class="bar" x="{x(t):.1f}" y="{top + ph - hgt:.1f}" '
+                         f'width="{min(bw, left + pw - x(t)):.1f}" height="{hgt:.1f}" '
+                         f'fill="{BAR_COLOUR}"/>')
     parts.append(f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" '
                  f'stroke="#767676"/>')
     for i, s in enumerate(series):
@@ -129,6 +154,11 @@ def line_chart(series: list[Series], *, title: str, unit: str = "", desc: str = 
                      f'stroke="{colour}" stroke-width="3"{dash}/>'
                      f'<text x="{lx + 30}" y="{height - 2}" font-size="13" fill="#1a1a1a">'
                      f'{escape(s.name)}</text>')
+    if bars is not None:
+        lx = left + len(series) * 150
+        parts.append(f'<rect x="{lx}" y="{height - 14}" width="12" height="12" '
+                     f'fill="{BAR_COLOUR}"/><text x="{lx + 18}" y="{height - 2}" font-size="13" '
+                     f'fill="#1a1a1a">{escape(bars.name)}</text>')
     parts.append("</svg>")
     return "".join(parts)
 

@@ -7,6 +7,8 @@ parameters), so the rest of ``dashboards/`` talks to :class:`Telemetry` only.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from ingest.influx import InfluxError, InfluxUnavailable
@@ -18,12 +20,48 @@ FAMILIES = ("wearable", "child_tag", "paddy", "water_main")
 LATEST_WITHIN_S = 30 * 86400
 
 
+@dataclass(frozen=True)
+class ProfileFacts:
+    family: str
+    interval_s: int
+    fields: frozenset[str]
+
+
+@lru_cache(maxsize=1)
+def profile_facts() -> dict[str, ProfileFacts]:
+    """What the pages need to know of each installed profile (empty when the
+    profiles cannot be loaded: a broken profile file must not stop the pages)."""
+    try:
+        from device_profiles.profile import load_profiles
+
+        return {pid: ProfileFacts(p.family.value, int(p.interval_s), frozenset(p.fields))
+                for pid, p in load_profiles().items()}
+    except Exception:  # noqa: BLE001
+        return {}
+
+
+def is_rain_gauge(profile: str) -> bool:
+    """A device that measures rain (a ``rain_mm`` field), not water in a field.
+
+    >>> is_rain_gauge("rain_gauge_v1"), is_rain_gauge("paddy_v1")
+    (True, False)
+    """
+    facts = profile_facts().get(profile)
+    return facts is not None and "rain_mm" in facts.fields
+
+
 def family_of(profile: str) -> str:
-    """The measurement of a device's readings, from its profile id.
+    """The measurement of a device's readings: its profile's family, else
+    guessed from the profile id.
 
     >>> family_of("paddy_json_v1"), family_of("child_tag_v1"), family_of("thermo_x")
     ('paddy', 'child_tag', 'generic')
+    >>> family_of("rain_gauge_v1")  # a rain gauge is stored beside the fields' water
+    'paddy'
     """
+    facts = profile_facts().get(profile)
+    if facts is not None:
+        return facts.family
     for fam in FAMILIES:
         if profile == fam or profile.startswith(fam + "_"):
             return fam
@@ -81,5 +119,21 @@ class Telemetry:
             raise
         return {f: [(p["time"], p[f]) for p in h.points if p.get(f) is not None] for f in fields}
 
+    def totals(self, device_id: str, measurement: str, field: str, since_s: float,
+               every: str = "1h") -> list[tuple[int, float]]:
+        """[(bucket start ns, sum)] of an amount (e.g. ``rain_mm``) per hour
+        over the last ``since_s`` seconds; hours without readings left out."""
+        end = time.time_ns()
+        try:
+            return self.query.totals(device_id, measurement, end - int(since_s * 1e9), end,
+                                     field, every)
+        except QueryError as exc:
+            raise ValueError(str(exc)) from None
+        except InfluxError as exc:
+            if _missing(exc):
+                return []
+            raise
 
-__all__ = ["InfluxUnavailable", "Telemetry", "choose_resolution", "family_of"]
+
+__all__ = ["InfluxUnavailable", "Telemetry", "choose_resolution", "family_of", "is_rain_gauge",
+           "profile_facts"]

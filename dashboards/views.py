@@ -4,9 +4,9 @@ every view of a person's health or location)."""
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
 from mimamori.registry import Device, Person, Site
@@ -20,25 +20,16 @@ from .state import (
     person_state,
 )
 from .svg import JST
-from .telemetry import family_of
+from .telemetry import family_of, is_rain_gauge, profile_facts
 
 HEALTH_FIELDS = ("heart_rate_bpm", "spo2_pct", "steps", "skin_temp_c", "activity")
 DEFAULT_INTERVAL_S = 600
 WEEK_S = 7 * 86400
+RAIN_RADIUS_M = 5000  # a field reads the rain of its area's gauge, if one stands this near
 
 
-@lru_cache(maxsize=1)
 def _intervals() -> dict[str, int]:
-    try:
-        from pathlib import Path
-
-        import device_profiles
-        from device_profiles.profile import load_profiles
-
-        profiles = load_profiles(Path(device_profiles.__file__).parent / "profiles")
-        return {pid: int(getattr(p, "interval_s", DEFAULT_INTERVAL_S)) for pid, p in profiles.items()}
-    except Exception:  # noqa: BLE001 — a profile that fails to load must not stop the pages
-        return {}
+    return {pid: f.interval_s for pid, f in profile_facts().items()}
 
 
 def interval_of(device: Device) -> int:
@@ -116,20 +107,88 @@ def today_band(site: Site, now: datetime | None = None):
     return band_for_day(site.settings.get("crop_calendar"), now.month, now.day)
 
 
+def distance_m(lat0: float, lon0: float, lat1: float, lon1: float) -> float:
+    """Ground distance (equirectangular; well under 1 % off over a town).
+
+    >>> round(distance_m(34.48, 136.63, 34.49, 136.63))
+    1112
+    """
+    kx = math.cos(math.radians((lat0 + lat1) / 2)) * 111_320
+    return math.hypot((lon1 - lon0) * kx, (lat1 - lat0) * 111_195)
+
+
+def rain_gauge_for(ctx: WebContext, site: Site) -> tuple[Device | None, float | None]:
+    """The rain gauge whose rain a field shows, and how far away it stands:
+    one on the field itself, else the nearest registered within
+    :data:`RAIN_RADIUS_M` (by the gauge's position, else its site's)."""
+    gauges = [d for d in ctx.registry.devices() if is_rain_gauge(d.profile)]
+    here = [d for d in gauges if d.site == site.site_id]
+    if here:
+        return here[0], 0.0
+    if site.lat is None or site.lon is None:
+        return None, None
+    best: tuple[float, Device] | None = None
+    for d in gauges:
+        lat, lon = d.lat, d.lon
+        if lat is None or lon is None:
+            where = ctx.registry.get_site(d.site) if d.site else None
+            lat, lon = (where.lat, where.lon) if where else (None, None)
+        if lat is None or lon is None:
+            continue
+        dist = distance_m(site.lat, site.lon, lat, lon)
+        if dist <= RAIN_RADIUS_M and (best is None or dist < best[0]):
+            best = (dist, d)
+    return (best[1], best[0]) if best else (None, None)
+
+
+def daily_summary(history: dict[str, list[tuple[int, float]]]) -> list[dict[str, Any]]:
+    """Per local (JST) day: rain total, water level low/high, mean water
+    temperature — the chart's numbers in words, newest day first.
+
+    >>> d = daily_summary({"rain_mm": [(0, 1.5), (3600 * 10**9, 2.0)],
+    ...                    "water_level_cm": [(0, 4.0), (3600 * 10**9, 5.0)], "water_temp_c": []})
+    >>> d[0]["date"], d[0]["rain_mm"], d[0]["level_min"], d[0]["level_max"], d[0]["temp_mean"]
+    ('1970-01-01', 3.5, 4.0, 5.0, None)
+    """
+    days: dict[str, dict[str, list[float]]] = {}
+    for key in ("rain_mm", "water_level_cm", "water_temp_c"):
+        for ts, v in history.get(key) or []:
+            day = datetime.fromtimestamp(ts / 1e9, JST).strftime("%Y-%m-%d")
+            days.setdefault(day, {}).setdefault(key, []).append(v)
+    out = []
+    for day in sorted(days, reverse=True):
+        d = days[day]
+        lv, tv, rv = d.get("water_level_cm"), d.get("water_temp_c"), d.get("rain_mm")
+        out.append({"date": day, "rain_mm": round(sum(rv), 1) if rv else None,
+                    "level_min": min(lv) if lv else None, "level_max": max(lv) if lv else None,
+                    "temp_mean": sum(tv) / len(tv) if tv else None})
+    return out
+
+
 def field_card(ctx: WebContext, site: Site, *, history: bool = False) -> dict[str, Any]:
-    devs = [d for d in devices_on_site(ctx, site.site_id) if family_of(d.profile) == "paddy"]
+    devs = [d for d in devices_on_site(ctx, site.site_id)
+            if family_of(d.profile) == "paddy" and not is_rain_gauge(d.profile)]
     latest, last_seen = latest_of(ctx, devs)
     band = today_band(site)
     level = latest.get("water_level_cm") if latest else None
+    gauge, gauge_m = rain_gauge_for(ctx, site)
     card: dict[str, Any] = {"site": site, "devices": devs, "latest": latest,
                             "last_seen": last_seen, "band": band,
                             "state": field_state(level, band), "level": level,
                             "alerts": alerts_for(ctx, devices=devs, site_id=site.site_id,
                                                  state="active"),
-                            "history": None}
-    if history and devs:
-        card["history"] = ctx.telemetry.history(devs[0].device_id, "paddy",
-                                                ["water_level_cm", "water_temp_c"], WEEK_S, "1h")
+                            "rain_gauge": gauge, "rain_gauge_m": gauge_m,
+                            "history": None, "days": []}
+    if history and (devs or gauge):
+        h: dict[str, list[tuple[int, float]]] = {"water_level_cm": [], "water_temp_c": []}
+        if devs:
+            h = ctx.telemetry.history(devs[0].device_id, "paddy",
+                                      ["water_level_cm", "water_temp_c"], WEEK_S, "1h")
+        # rain is an amount: hourly totals of the gauge's 10-minute tips, not means
+        h["rain_mm"] = (ctx.telemetry.totals(gauge.device_id, family_of(gauge.profile),
+                                             "rain_mm", WEEK_S) if gauge else [])
+        card["history"] = h
+        card["days"] = daily_summary(h)
     return card
 
 

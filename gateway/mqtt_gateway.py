@@ -44,7 +44,9 @@ class MqttGateway:
         self.cache = DeviceCache(self.registry)
         self.decoder = UplinkDecoder(load_profiles(), self.cache.get,
                                      settings.bus.max_payload_bytes)
-        self.bus = Bus(settings.mqtt, client_id)
+        gw = settings.gateway
+        self.bus = Bus(settings.mqtt, client_id,
+                       max_unacked=max(gw.max_unacked, gw.consume_batch))
         self.status = StatusBook(self.topics, settings.gateway.status_min_interval_s)
         self.published = 0
         self._eui_src: dict | None = None
@@ -61,7 +63,7 @@ class MqttGateway:
     def start(self) -> MqttGateway:
         self.bus.connect()
         self.bus.consume(self.subscriptions, self.handle,
-                         batch_max=self.settings.bus.max_batch,
+                         batch_max=self.settings.gateway.consume_batch,
                          batch_wait_s=self.settings.bus.batch_wait_ms / 1000, name="gateway")
         return self
 

@@ -249,8 +249,10 @@ def naive(settings: Settings, items: list[tuple[str, bytes]], root: str, publish
 
 
 # -- our path end to end ---------------------------------------------------------
-def _stage_env(settings: Settings, root: str, db: str) -> dict[str, str]:
+def _stage_env(settings: Settings, root: str, db: str,
+               gateway: dict[str, int] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MIMAMORI_")}
+    env.update({f"MIMAMORI_GATEWAY__{k.upper()}": str(v) for k, v in (gateway or {}).items()})
     env.update({
         "MIMAMORI_STATE_DIR": str(settings.state_dir),
         "MIMAMORI_MQTT__URL": settings.mqtt.url,
@@ -263,14 +265,15 @@ def _stage_env(settings: Settings, root: str, db: str) -> dict[str, str]:
 
 
 def e2e(settings: Settings, items: list[tuple[str, bytes]], root: str, devices: int,
-        publishers: int, stages: list[list[str]]) -> dict:
+        publishers: int, stages: list[list[str]], gateway: dict[str, int] | None = None
+        ) -> dict:
     from mimamori.registry import Registry
 
     reg = Registry(settings.registry)
     for d in range(devices):
         reg.add_device(f"bench-{d:05d}", "paddy_json_v1", f"field-{d % 50:02d}")
     db = "bench_e2e"
-    env = _stage_env(settings, root, db)
+    env = _stage_env(settings, root, db, gateway)
     log = open(settings.state_dir / "bench-stages.log", "ab")
     procs = []
     for group in stages:
@@ -309,7 +312,8 @@ def e2e(settings: Settings, items: list[tuple[str, bytes]], root: str, devices: 
 
 
 def run_bench(readings: int = 150_000, devices: int = 1000, publishers: int = 3,
-              single_process: bool = False, keep: bool = False) -> dict:
+              single_process: bool = False, keep: bool = False,
+              gateway: dict[str, int] | None = None) -> dict:
     state = Path(tempfile.mkdtemp(prefix="mimamori-bench-ingest-"))
     settings = load_settings(
         state_dir=state,
@@ -317,6 +321,8 @@ def run_bench(readings: int = 150_000, devices: int = 1000, publishers: int = 3,
         influx={"url": f"http://127.0.0.1:{free_port()}"},
         web={"port": free_port()},
     )
+    gw = {"consume_batch": settings.gateway.consume_batch,
+          "max_unacked": settings.gateway.max_unacked, **(gateway or {})}
     mgr = ServiceManager(settings)
     mgr.up(timeout=60)
     load_before = os.getloadavg()
@@ -327,7 +333,7 @@ def run_bench(readings: int = 150_000, devices: int = 1000, publishers: int = 3,
         nv = naive(settings, device_messages("naive", readings, devices), "naive", publishers)
         stages = [["gateway", "ingest"]] if single_process else [["gateway"], ["ingest"]]
         ours = e2e(settings, device_messages("e2e", readings, devices), "e2e", devices,
-                   publishers, stages)
+                   publishers, stages, gw)
     except BaseException:
         mgr.down()
         raise  # the state directory stays, for its logs
@@ -350,6 +356,8 @@ def run_bench(readings: int = 150_000, devices: int = 1000, publishers: int = 3,
         "publish_readings_per_s": round(min(nv["publish_per_s"], ours["publish_per_s"])),
         "e2e_processes": "gateway+ingest in one process" if single_process
         else "gateway, ingest (two processes)",
+        "gateway_consume_batch": gw["consume_batch"],
+        "gateway_max_unacked": gw["max_unacked"],
         "cpu_cores": os.cpu_count(),
         "load_avg_1m_before": round(load_before[0], 2),
         "load_avg_1m_after": round(os.getloadavg()[0], 2),
@@ -364,6 +372,10 @@ def bench_ingest(
     single_process: Annotated[bool, typer.Option(
         help="run gateway and ingest in one process (`mimamori run`)")] = False,
     keep: Annotated[bool, typer.Option(help="keep the temporary state directory")] = False,
+    gateway_batch: Annotated[int, typer.Option(
+        help="the gateway's [gateway] consume_batch (default: the setting's)")] = 0,
+    gateway_unacked: Annotated[int, typer.Option(
+        help="the gateway's [gateway] max_unacked (default: the setting's)")] = 0,
     outage_s: Annotated[float, typer.Option(
         "--outage-s", help="instead: stop InfluxDB this long during a steady stream "
         "and check every reading lands exactly once")] = 0.0,
@@ -374,7 +386,9 @@ def bench_ingest(
 
         out = run_outage(outage_s)
     else:
-        out = run_bench(readings, devices, publishers, single_process, keep)
+        gateway = {k: v for k, v in (("consume_batch", gateway_batch),
+                                     ("max_unacked", gateway_unacked)) if v}
+        out = run_bench(readings, devices, publishers, single_process, keep, gateway)
     if json_out:
         typer.echo(orjson.dumps(out).decode())
     else:

@@ -85,20 +85,56 @@ class LineBuilder:
         location.append(loc)
 
 
-def measurement_of(line_text: str) -> str:
-    """The (escaped) measurement name at the start of a line."""
-    i = 0
-    n = len(line_text)
-    while i < n:
-        c = line_text[i]
+def _split_unescaped(text: str, seps: str, maxsplit: int = -1) -> list[str]:
+    """Split at characters in ``seps`` that no backslash escapes."""
+    parts, start, i, n = [], 0, 0, len(text)
+    while i < n and maxsplit != 0:
+        c = text[i]
         if c == "\\":
             i += 2
             continue
-        if c in ", ":
-            break
+        if c in seps:
+            parts.append(text[start:i])
+            start = i + 1
+            maxsplit -= 1
         i += 1
-    return line_text[:i]
+    parts.append(text[start:])
+    return parts
 
 
-__all__ = ["LineBuilder", "LOCATION_MEASUREMENT", "LOCATION_FIELDS", "measurement_of",
+def _unescape(text: str) -> str:
+    out, i, n = [], 0, len(text)
+    while i < n:
+        if text[i] == "\\" and i + 1 < n and text[i + 1] in ", =":
+            i += 1
+        out.append(text[i])
+        i += 1
+    return "".join(out)
+
+
+def measurement_of(line_text: str) -> str:
+    """The (escaped) measurement name at the start of a line.
+
+    >>> measurement_of(r'my\\ m,device_id=a x=1')
+    'my\\\\ m'
+    """
+    return _split_unescaped(line_text, ", ", 1)[0]
+
+
+def tags_of(line_text: str) -> dict[str, str]:
+    """The tags of a line, unescaped (escaped commas, spaces and equals
+    signs stay inside their tag).
+
+    >>> tags_of(r'paddy,device_id=a\\,b,site=f\\ 1\\=x water_level_cm=5 1')
+    {'device_id': 'a,b', 'site': 'f 1=x'}
+    """
+    key = _split_unescaped(line_text, " ", 1)[0]
+    tags = {}
+    for part in _split_unescaped(key, ",")[1:]:
+        k, *v = _split_unescaped(part, "=", 1)
+        tags[_unescape(k)] = _unescape(v[0]) if v else ""
+    return tags
+
+
+__all__ = ["LineBuilder", "LOCATION_MEASUREMENT", "LOCATION_FIELDS", "measurement_of", "tags_of",
            "escape_measurement"]

@@ -1,6 +1,9 @@
 """Reading readings back: the query layer for the web UI and analytics.
 
 * :meth:`ReadingsQuery.latest` — the latest reading of each device.
+* :meth:`ReadingsQuery.totals` — one device's amount field (e.g. ``rain_mm``,
+  the rain since the previous reading) summed per 10 minutes or hour, from
+  the raw series: a mean of the downsampled series is no total.
 * :meth:`ReadingsQuery.history` — one device's fields over a time range,
   from the raw, 1-minute or 1-hour series, chosen by :func:`choose_resolution`
   (or asked for). A downsampled series with nothing in the range (e.g. data
@@ -41,6 +44,7 @@ RAW_MAX_SPAN_NS = 6 * 3600 * 10**9  # up to 6 h: raw points (≤ a few thousand 
 MIN_MAX_SPAN_NS = 8 * 86400 * 10**9  # up to 8 days: 1-minute means (≤ 11,520)
 MAX_DEVICES = 5000
 MAX_POINTS = 20000
+TOTAL_BUCKETS = ("10m", "1h")
 
 
 class QueryError(ValueError):
@@ -96,12 +100,9 @@ class History:
 class ReadingsQuery:
     def __init__(self, settings: Settings, client: InfluxClient | None = None,
                  layout: StorageLayout | None = None) -> None:
-        ing = settings.ingest
         self._own = client is None
-        self.client = client or InfluxClient(
-            settings.influx, username=ing.reader_username if settings.influx.username else None,
-            password=ing.reader_password)
-        self.layout = layout or InfluxV1Layout(self.client, ing, settings.influx)
+        self.client = client or InfluxClient(settings.reader_influx())
+        self.layout = layout or InfluxV1Layout(self.client, settings.ingest, settings.influx)
 
     def close(self) -> None:
         if self._own:
@@ -195,6 +196,27 @@ class ReadingsQuery:
             source = f"raw→{resolution}"
         return History(device_id, measurement, resolution, source,
                        [_unprefix(r) for r in rows])
+
+    # -- totals ------------------------------------------------------------------
+    def totals(self, device_id: str, measurement: str, start_ns: int, end_ns: int,
+               field_name: str, every: str = "1h") -> list[tuple[int, float]]:
+        """[(bucket start ns, sum of ``field_name``)] in [start_ns, end_ns),
+        oldest first; buckets with no reading are left out (no data is not 0)."""
+        device_id = _device_id(device_id)
+        measurement = _measurement(measurement)
+        start_ns, end_ns = _time(start_ns, "start_ns"), _time(end_ns, "end_ns")
+        if end_ns <= start_ns:
+            raise QueryError("end_ns must be after start_ns")
+        fname = _fields([field_name])[0]
+        if every not in TOTAL_BUCKETS:
+            raise QueryError(f"every must be one of {TOTAL_BUCKETS}")
+        src, _ = self._from(measurement, "raw")
+        q = (f"SELECT sum({quote_ident(fname)}) AS \"total\" FROM {src} "
+             'WHERE "device_id" = $device AND time >= $start AND time < $end '
+             f"GROUP BY time({every}) fill(none) ORDER BY time ASC LIMIT {MAX_POINTS}")
+        rows = self.client.points(q, params={"device": device_id, "start": start_ns,
+                                             "end": end_ns})
+        return [(r["time"], r["total"]) for r in rows if r.get("total") is not None]
 
 
 def _unprefix(row: dict[str, Any]) -> dict[str, Any]:

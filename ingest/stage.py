@@ -27,7 +27,7 @@ from mimamori.topics import Topics
 from .disk_buffer import DiskBuffer
 from .influx import InfluxClient
 from .line_protocol import LineError
-from .points import LineBuilder, measurement_of
+from .points import LineBuilder, measurement_of, tags_of
 from .schema import InfluxV1Layout
 from .writer import REJECTS, DurableWriter, Rejected
 
@@ -112,11 +112,7 @@ class IngestStage:
     def _rejected(self, rejected: Rejected) -> None:
         dead = []
         for line_text, message in rejected:
-            dev = ""
-            head = line_text.split(" ", 1)[0]
-            for part in head.split(","):
-                if part.startswith("device_id="):
-                    dev = part[len("device_id="):]
+            dev = tags_of(line_text).get("device_id", "")
             dead.append(DeadLetter(STAGE, "influx_rejected", message, line_text.encode(), "",
                                    dev, extra={"measurement": measurement_of(line_text)}))
         self._publish_dead(dead, count_rejects=False)

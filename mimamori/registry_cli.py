@@ -9,6 +9,7 @@ encrypted and never printed, logged or exported.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import functools
 import io
@@ -84,6 +85,49 @@ def _kv(items: list[str], what: str) -> dict[str, Any]:
         except orjson.JSONDecodeError:
             out[key] = value
     return out
+
+
+def _found(obj: Any, what: str, ident: str) -> Any:
+    if obj is None:
+        _fail(f"{what} {ident} is not registered")
+    return obj
+
+
+@contextlib.contextmanager
+def _saving(what: str, ident: str):
+    """Validating and saving one row: any refusal becomes one plain line."""
+    try:
+        yield
+    except ValidationError as exc:
+        _fail(f"{what} {ident}: {_pydantic_msg(exc)}")
+    except (CliError, SettingsError, RegistryError) as exc:
+        _fail(f"{what} {ident}: {exc}")
+
+
+def _list(items: list, json_out: bool, doc, text, what: str) -> None:
+    """``list``: JSON documents, or one line per item and the count."""
+    if json_out:
+        _json([doc(i) for i in items])
+        return
+    for i in items:
+        typer.echo(text(i))
+    typer.echo(f"{len(items)} {what}")
+
+
+def _show(doc: dict[str, Any], json_out: bool, width: int, cell=None) -> None:
+    """``show``: the JSON document, or one ``key value`` line per entry."""
+    if json_out:
+        _json(doc)
+        return
+    for k, v in doc.items():
+        v = cell(k, v) if cell else (orjson.dumps(v).decode() if isinstance(v, (dict, list))
+                                     else v)
+        typer.echo(f"{k:{width}s} {v}")
+
+
+def _removed(done: bool, what: str, ident: str) -> None:
+    _found(True if done else None, what, ident)
+    typer.echo(f"{what} {ident} removed")
 
 
 def _pydantic_msg(exc: ValidationError) -> str:
@@ -280,6 +324,26 @@ def _write_csv(path: Path, columns: tuple[str, ...], rows: list[dict[str, Any]])
         path.write_text(buf.getvalue(), encoding="utf-8")
 
 
+def _export(path: Path, columns: tuple[str, ...], rows: list[dict[str, Any]], what: str,
+            note: str = "") -> None:
+    _write_csv(path, columns, rows)
+    if str(path) != "-":
+        typer.echo(f"exported {len(rows)} {what} to {path}{note}")
+
+
+def _known_columns(raw: dict[str, str], allowed: set[str]) -> None:
+    unknown = set(raw) - allowed
+    if unknown:
+        raise CliError(f"unknown column(s) {', '.join(sorted(unknown))}")
+
+
+def _with_settings(row_type: type[BaseModel], subject: str, vals: dict[str, Any]) -> Any:
+    """A person or site row whose settings are valid for its kind."""
+    row = row_type(**vals)
+    validate_settings(subject, row.kind, row.settings)  # type: ignore[attr-defined]
+    return row
+
+
 def _import(path: Path, parse, save, what: str) -> None:
     rows = _read_csv(path)
     good, errors = [], []
@@ -345,7 +409,7 @@ def devices_add(
                                                       show_default=False)] = None,
 ) -> None:
     """Add or replace a device. Keys are stored encrypted and never shown."""
-    try:
+    with _saving("device", device_id):
         row = DeviceRow(device_id=device_id, profile=profile, site=site, name=name,
                         person_id=person, dev_eui=dev_eui, dev_addr=dev_addr, join_eui=join_eui,
                         mqtt_username=mqtt_username, params=_kv(param, "--param"), lat=lat,
@@ -357,10 +421,6 @@ def devices_add(
             typer.echo(f"note: site {row.site} is not registered yet (mimamori sites add)",
                        err=True)
         _save_device(reg, row)
-    except ValidationError as exc:
-        _fail(f"device {device_id}: {_pydantic_msg(exc)}")
-    except (CliError, RegistryError) as exc:
-        _fail(f"device {device_id}: {exc}")
     typer.echo(f"device {device_id} saved ({profile})")
 
 
@@ -368,50 +428,38 @@ def devices_add(
 def devices_list(json_out: Annotated[bool, typer.Option("--json")] = False,
                  site: Annotated[str | None, typer.Option(help="only this site")] = None) -> None:
     """List devices."""
-    reg = _registry()
-    devs = [d for d in reg.devices() if site is None or d.site == site]
-    if json_out:
-        _json([{k: getattr(d, k) for k in DEVICE_COLUMNS} for d in devs])
-        return
-    for d in devs:
-        ident = d.dev_eui or d.dev_addr or d.mqtt_username or "-"
-        typer.echo(f"{d.device_id:20s} {d.profile:22s} {d.site or '-':16s} "
-                   f"{d.person_id or '-':14s} {ident}")
-    typer.echo(f"{len(devs)} device(s)")
+    devs = [d for d in _registry().devices() if site is None or d.site == site]
+    _list(devs, json_out, lambda d: {k: getattr(d, k) for k in DEVICE_COLUMNS},
+          lambda d: (f"{d.device_id:20s} {d.profile:22s} {d.site or '-':16s} "
+                     f"{d.person_id or '-':14s} "
+                     f"{d.dev_eui or d.dev_addr or d.mqtt_username or '-'}"), "device(s)")
 
 
 @devices_app.command("show")
 def devices_show(device_id: str, json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
     """One device (key names only, never key values)."""
     reg = _registry()
-    d = reg.get_device(device_id)
-    if d is None:
-        _fail(f"device {device_id} is not registered")
-    doc = _device_dict(reg, d)
-    if json_out:
-        _json(doc)
-        return
-    for k, v in doc.items():
-        if k == "secrets":
-            v = (", ".join(v) + " (encrypted; values not shown)") if isinstance(v, list) and v \
-                else (v or "none")
-        elif k == "params":
-            v = orjson.dumps(v).decode()
-        typer.echo(f"{k:14s} {'' if v is None else v}")
+    doc = _device_dict(reg, _found(reg.get_device(device_id), "device", device_id))
+    _show(doc, json_out, 14, _device_cell)
+
+
+def _device_cell(k: str, v: Any) -> Any:
+    if k == "secrets":
+        return (", ".join(v) + " (encrypted; values not shown)") if isinstance(v, list) and v \
+            else (v or "none")
+    if k == "params":
+        return orjson.dumps(v).decode()
+    return "" if v is None else v
 
 
 @devices_app.command("remove")
 def devices_remove(device_id: str) -> None:
     """Remove a device (and its keys)."""
-    if not _registry().remove_device(device_id):
-        _fail(f"device {device_id} is not registered")
-    typer.echo(f"device {device_id} removed")
+    _removed(_registry().remove_device(device_id), "device", device_id)
 
 
 def _parse_device(raw: dict[str, str]) -> DeviceRow:
-    unknown = set(raw) - set(DEVICE_COLUMNS) - set(SECRET_NAMES) - {"secrets"}
-    if unknown:
-        raise CliError(f"unknown column(s) {', '.join(sorted(unknown))}")
+    _known_columns(raw, set(DEVICE_COLUMNS) | set(SECRET_NAMES) | {"secrets"})
     vals: dict[str, Any] = {k: v for k, v in raw.items() if k in DEVICE_COLUMNS or k in SECRET_NAMES}
     vals["params"] = _json_cell(raw.get("params", ""), "params")
     vals["lat"], vals["lon"] = _float_cell(raw.get("lat", "")), _float_cell(raw.get("lon", ""))
@@ -441,9 +489,7 @@ def devices_export(path: Annotated[Path, typer.Argument(help="CSV file ('-' = st
         r = {k: getattr(d, k) for k in DEVICE_COLUMNS}
         r["params"] = orjson.dumps(d.params).decode() if d.params else ""
         rows.append(r)
-    _write_csv(path, DEVICE_COLUMNS, rows)
-    if str(path) != "-":
-        typer.echo(f"exported {len(rows)} device(s) to {path} (keys are not exported)")
+    _export(path, DEVICE_COLUMNS, rows, "device(s)", " (keys are not exported)")
 
 
 # --- people -------------------------------------------------------------------
@@ -479,49 +525,33 @@ def people_add(
     settings_json: Annotated[str | None, typer.Option("--settings", help="settings as JSON")] = None,
 ) -> None:
     """Add or replace a person."""
-    try:
+    with _saving("person", person_id):
         row = PersonRow(person_id=person_id, kind=kind, name=name, language=language, email=email,
                         line_user_id=line_user_id, phone=phone,
                         channels=[c.strip() for c in channels.split(",") if c.strip()],
                         quiet_hours=_quiet(quiet_hours),
                         settings=_json_cell(settings_json or "", "--settings"))
         _save_person(_registry(), row)
-    except ValidationError as exc:
-        _fail(f"person {person_id}: {_pydantic_msg(exc)}")
-    except (CliError, SettingsError, RegistryError) as exc:
-        _fail(f"person {person_id}: {exc}")
     typer.echo(f"person {person_id} saved ({kind})")
 
 
 @people_app.command("list")
 def people_list(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List people."""
-    ps = _registry().people()
-    if json_out:
-        _json([_person_doc(p) for p in ps])
-        return
-    for p in ps:
-        typer.echo(f"{p.person_id:20s} {p.kind:13s} {p.language}  {p.name}")
-    typer.echo(f"{len(ps)} person(s)")
+    _list(_registry().people(), json_out, _person_doc,
+          lambda p: f"{p.person_id:20s} {p.kind:13s} {p.language}  {p.name}", "person(s)")
 
 
 @people_app.command("show")
 def people_show(person_id: str, json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
     """One person, their relations and the devices that watch over them."""
     reg = _registry()
-    p = reg.get_person(person_id)
-    if p is None:
-        _fail(f"person {person_id} is not registered")
-    doc = _person_doc(p)
+    doc = _person_doc(_found(reg.get_person(person_id), "person", person_id))
     doc["watched_by"] = [_rel(r) for r in reg.relations(subject_id=person_id)
                          if r.subject_kind == "person"]
     doc["devices"] = [d.device_id for d in reg.devices() if d.person_id == person_id]
     doc["relations"] = [_rel(r) for r in reg.relations(person_id=person_id)]
-    if json_out:
-        _json(doc)
-        return
-    for k, v in doc.items():
-        typer.echo(f"{k:13s} {orjson.dumps(v).decode() if isinstance(v, (dict, list)) else v}")
+    _show(doc, json_out, 13)
 
 
 def _rel(r) -> dict[str, Any]:
@@ -532,15 +562,11 @@ def _rel(r) -> dict[str, Any]:
 @people_app.command("remove")
 def people_remove(person_id: str) -> None:
     """Remove a person and their relations."""
-    if not _registry().remove_person(person_id):
-        _fail(f"person {person_id} is not registered")
-    typer.echo(f"person {person_id} removed")
+    _removed(_registry().remove_person(person_id), "person", person_id)
 
 
 def _parse_person(raw: dict[str, str]) -> PersonRow:
-    unknown = set(raw) - set(PERSON_COLUMNS)
-    if unknown:
-        raise CliError(f"unknown column(s) {', '.join(sorted(unknown))}")
+    _known_columns(raw, set(PERSON_COLUMNS))
     vals: dict[str, Any] = dict(raw)
     vals["channels"] = [c.strip() for c in raw.get("channels", "email").replace(",", ";")
                         .split(";") if c.strip()] or ["email"]
@@ -548,9 +574,7 @@ def _parse_person(raw: dict[str, str]) -> PersonRow:
     vals["settings"] = _json_cell(raw.get("settings", ""), "settings")
     if not vals.get("language"):
         vals["language"] = "ja"
-    row = PersonRow(**vals)
-    validate_settings("person", row.kind, row.settings)
-    return row
+    return _with_settings(PersonRow, "person", vals)
 
 
 @people_app.command("import")
@@ -570,9 +594,7 @@ def people_export(path: Annotated[Path, typer.Argument(help="CSV file ('-' = std
         r["quiet_hours"] = "-".join(p.quiet_hours) if p.quiet_hours else ""
         r["settings"] = orjson.dumps(p.settings).decode() if p.settings else ""
         rows.append(r)
-    _write_csv(path, PERSON_COLUMNS, rows)
-    if str(path) != "-":
-        typer.echo(f"exported {len(rows)} person(s) to {path}")
+    _export(path, PERSON_COLUMNS, rows, "person(s)")
 
 
 @people_app.command("relate")
@@ -589,17 +611,14 @@ def people_relate(
     if (to_person is None) == (to_site is None):
         _fail("give exactly one of --to-person ID or --to-site ID")
     reg = _registry()
-    kind, subject = ("person", to_person) if to_person else ("site", to_site)
-    if reg.get_person(person_id) is None:
-        _fail(f"person {person_id} is not registered")
+    kind, subject = ("person", to_person) if to_person else ("site", to_site or "")
+    _found(reg.get_person(person_id), "person", person_id)
     if remove:
         if not reg.unrelate(person_id, relation, kind, subject):  # type: ignore[arg-type]
             _fail(f"{person_id} is not {relation} {kind} {subject}")
         typer.echo(f"{person_id} is no longer {relation} {kind} {subject}")
         return
-    exists = reg.get_person(subject) if kind == "person" else reg.get_site(subject)  # type: ignore[arg-type]
-    if exists is None:
-        _fail(f"{kind} {subject} is not registered")
+    _found(reg.get_person(subject) if kind == "person" else reg.get_site(subject), kind, subject)
     try:
         reg.relate(person_id, relation, kind, subject, priority)  # type: ignore[arg-type]
     except RegistryError as exc:
@@ -617,9 +636,8 @@ def _settings_command(subject: str):
                                              "without defaults")] = False,
     ) -> None:
         reg = _registry()
-        obj = reg.get_person(subject_id) if subject == "person" else reg.get_site(subject_id)
-        if obj is None:
-            _fail(f"{subject} {subject_id} is not registered")
+        obj = _found(reg.get_person(subject_id) if subject == "person"
+                     else reg.get_site(subject_id), subject, subject_id)
         data = dict(obj.settings)
         try:
             if replace is not None:
@@ -688,66 +706,46 @@ def sites_add(
     settings_json: Annotated[str | None, typer.Option("--settings", help="settings as JSON")] = None,
 ) -> None:
     """Add or replace a site."""
-    try:
+    with _saving("site", site_id):
         row = SiteRow(site_id=site_id, kind=kind, name=name, lat=lat, lon=lon,
                       settings=_json_cell(settings_json or "", "--settings"))
         _save_site(_registry(), row)
-    except ValidationError as exc:
-        _fail(f"site {site_id}: {_pydantic_msg(exc)}")
-    except (CliError, SettingsError, RegistryError) as exc:
-        _fail(f"site {site_id}: {exc}")
     typer.echo(f"site {site_id} saved ({kind})")
 
 
 @sites_app.command("list")
 def sites_list(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List sites."""
-    ss = _registry().sites()
-    if json_out:
-        _json([_site_doc(s) for s in ss])
-        return
-    for s in ss:
+    def text(s) -> str:
         where = f"{s.lat:.5f},{s.lon:.5f}" if s.lat is not None and s.lon is not None else "-"
-        typer.echo(f"{s.site_id:20s} {s.kind:13s} {where:22s} {s.name}")
-    typer.echo(f"{len(ss)} site(s)")
+        return f"{s.site_id:20s} {s.kind:13s} {where:22s} {s.name}"
+
+    _list(_registry().sites(), json_out, _site_doc, text, "site(s)")
 
 
 @sites_app.command("show")
 def sites_show(site_id: str, json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
     """One site, its devices and who is told about it."""
     reg = _registry()
-    s = reg.get_site(site_id)
-    if s is None:
-        _fail(f"site {site_id} is not registered")
-    doc = _site_doc(s)
+    doc = _site_doc(_found(reg.get_site(site_id), "site", site_id))
     doc["devices"] = [d.device_id for d in reg.devices() if d.site == site_id]
     doc["watched_by"] = [_rel(r) for r in reg.relations(subject_id=site_id)
                          if r.subject_kind == "site"]
-    if json_out:
-        _json(doc)
-        return
-    for k, v in doc.items():
-        typer.echo(f"{k:11s} {orjson.dumps(v).decode() if isinstance(v, (dict, list)) else v}")
+    _show(doc, json_out, 11)
 
 
 @sites_app.command("remove")
 def sites_remove(site_id: str) -> None:
     """Remove a site (its devices stay, with the site id kept)."""
-    if not _registry().remove_site(site_id):
-        _fail(f"site {site_id} is not registered")
-    typer.echo(f"site {site_id} removed")
+    _removed(_registry().remove_site(site_id), "site", site_id)
 
 
 def _parse_site(raw: dict[str, str]) -> SiteRow:
-    unknown = set(raw) - set(SITE_COLUMNS)
-    if unknown:
-        raise CliError(f"unknown column(s) {', '.join(sorted(unknown))}")
+    _known_columns(raw, set(SITE_COLUMNS))
     vals: dict[str, Any] = dict(raw)
     vals["lat"], vals["lon"] = _float_cell(raw.get("lat", "")), _float_cell(raw.get("lon", ""))
     vals["settings"] = _json_cell(raw.get("settings", ""), "settings")
-    row = SiteRow(**vals)
-    validate_settings("site", row.kind, row.settings)
-    return row
+    return _with_settings(SiteRow, "site", vals)
 
 
 @sites_app.command("import")
@@ -765,9 +763,7 @@ def sites_export(path: Annotated[Path, typer.Argument(help="CSV file ('-' = stdo
         r = _site_doc(s)
         r["settings"] = orjson.dumps(s.settings).decode() if s.settings else ""
         rows.append(r)
-    _write_csv(path, SITE_COLUMNS, rows)
-    if str(path) != "-":
-        typer.echo(f"exported {len(rows)} site(s) to {path}")
+    _export(path, SITE_COLUMNS, rows, "site(s)")
 
 
 sites_app.command("settings")(_settings_command("site"))

@@ -384,9 +384,15 @@ class InfluxDB(_Server):
             return PORTS["influx_rpc"]
         return free_port(self.host)
 
+    @property
+    def auth(self) -> bool:
+        """Authentication is on when ``[influx] username`` (an admin) is set."""
+        return bool(self.settings.influx.username)
+
     def write_config(self) -> Path:
         conf = self.state / "run" / "influxdb.conf"
-        conf.write_text(influx_conf(self.host, self.port, self.rpc_port, self.data_dir))
+        conf.write_text(influx_conf(self.host, self.port, self.rpc_port, self.data_dir,
+                                    auth=self.auth))
         return conf
 
     def command(self, config: Path, binary: str) -> list[str]:
@@ -395,8 +401,51 @@ class InfluxDB(_Server):
     def ready(self) -> tuple[bool, str]:
         return influx_ready(self.url)
 
+    def start(self, timeout: float = 30.0) -> bool:
+        started = super().start(timeout)
+        if self.managed and self.auth:
+            s = self.settings.influx
+            influx_ensure_admin(self.url, s.username or "", s.password or "", s.timeout_s)
+        return started
 
-def influx_conf(host: str, port: int, rpc_port: int, data_dir: Path) -> str:
+
+def _influxql_string(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def influx_ensure_admin(url: str, username: str, password: str, timeout: float = 10.0) -> None:
+    """On an InfluxDB with authentication on: make sure ``username`` is an
+    admin with ``password``. A fresh InfluxDB 1.x accepts exactly one
+    unauthenticated statement, creating the first admin; that is done here."""
+    if not password:
+        raise ServiceError(f"[influx] username {username!r} needs a password "
+                           "(MIMAMORI_INFLUX__PASSWORD)")
+
+    def query(q: str, auth: tuple[str, str] | None) -> str:
+        try:
+            r = httpx.post(f"{url}/query", data={"q": q}, auth=auth, timeout=timeout)
+        except httpx.HTTPError as exc:
+            raise ServiceError(f"influxdb at {url} is unreachable ({type(exc).__name__})"
+                               ) from None
+        try:
+            body = r.json()
+        except ValueError:
+            return f"HTTP {r.status_code}"
+        err = body.get("error") or next((x.get("error") for x in body.get("results", [])
+                                         if x.get("error")), None)
+        return err or ("" if r.status_code == 200 else f"HTTP {r.status_code}")
+
+    err = query("SHOW USERS", (username, password))
+    if "create admin user first" in err:
+        ident = '"' + username.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        err = query(f"CREATE USER {ident} WITH PASSWORD {_influxql_string(password)} "
+                    "WITH ALL PRIVILEGES", None) or query("SHOW USERS", (username, password))
+    if err:
+        raise ServiceError(f"influxdb at {url} refused the admin [influx] username "
+                           f"{username!r} ({err}); check MIMAMORI_INFLUX__PASSWORD")
+
+
+def influx_conf(host: str, port: int, rpc_port: int, data_dir: Path, auth: bool = False) -> str:
     return f"""# Written by mimamori; edit mimamori/services.py, not this file.
 reporting-enabled = false
 bind-address = "{host}:{rpc_port}"
@@ -416,6 +465,8 @@ bind-address = "{host}:{rpc_port}"
   enabled = true
   bind-address = "{host}:{port}"
   log-enabled = false
+  # on when [influx] username is set; anonymous requests are then refused
+  auth-enabled = {str(auth).lower()}
 
 [continuous_queries]
   enabled = true

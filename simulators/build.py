@@ -19,7 +19,7 @@ import random
 from collections.abc import Iterable
 
 from .model import DeviceModel
-from .scenario import MODELS, DeviceSpec, Scenario
+from .scenario import DeviceSpec, Scenario, model_class
 from .timebase import DAY_S, NS, day_index, day_start_ns, parse_duration
 from .weather import Weather
 
@@ -39,7 +39,7 @@ def poisson(lam: float, rng: random.Random) -> int:
 
 def build_model(scenario: Scenario, spec: DeviceSpec, weather: Weather | None = None,
                 record_truth: bool = False) -> DeviceModel:
-    cls = MODELS[spec.family]
+    cls = model_class(spec.family, spec.profile)
     params = dict(spec.params)
     if spec.family.value == "child_tag":
         params["holiday_days"] = scenario.holiday_days()

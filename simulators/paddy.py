@@ -41,7 +41,7 @@ from datetime import date
 from mimamori.contracts import EventKind, Family, Severity
 
 from .geo import random_point
-from .model import BATTERY_DEAD, SILENT, AnomalySpec, DeviceModel, Fields, Injection, clamp, lag
+from .model import SENSOR_FAULTS, AnomalySpec, DeviceModel, Fields, Injection, clamp, lag
 from .timebase import DAY_S, NS, day_index, local_date, local_hour
 from .weather import Weather
 
@@ -94,11 +94,7 @@ class PaddyModel(DeviceModel):
                                        dynamic=True),
         "water_low": AnomalySpec(EventKind.WATER_LOW, Severity.WARNING, (3 * DAY_S, 5 * DAY_S),
                                  dynamic=True),
-        "sensor_stuck": AnomalySpec(EventKind.SENSOR_STUCK, Severity.INFO, (12 * H, 48 * H)),
-        "sensor_drift": AnomalySpec(EventKind.SENSOR_DRIFT, Severity.INFO,
-                                    (14 * DAY_S, 30 * DAY_S), dynamic=True),
-        "battery_dead": BATTERY_DEAD,
-        "silent": SILENT,
+        **SENSOR_FAULTS,
     }
 
     def setup(self) -> None:
@@ -121,7 +117,6 @@ class PaddyModel(DeviceModel):
         self.level_mm = st.target_cm * 10 if st.irrigate else -5.0
         self.temp = self.weather.air_temp_c(self.start_ns) + 2.0
         self.inlet = False
-        self._stuck_value: float | None = None
         self._high_open = False
         self._low_since: int | None = None
         self._checks_done: set[tuple[int, int]] = set()
@@ -211,20 +206,8 @@ class PaddyModel(DeviceModel):
             return None
         # what the sensor reports
         noise = 0.2 * (3.0 if self.battery < 10 else 1.0)
-        reported = max(self.level_mm, -50.0) / 10 + r.gauss(0, noise)
-        drift = self.act.get("sensor_drift")
-        if drift is not None:
-            offset = drift.params["cm_per_day"] * (ts_ns - drift.start_ns) / NS / DAY_S
-            reported += offset
-            if abs(offset) >= DRIFT_LABEL_CM and not drift.params.get("labelled"):
-                drift.params["labelled"] = True
-                self.add_label(EventKind.SENSOR_DRIFT, ts_ns, drift.end_ns, Severity.INFO)
-        if self.act.get("sensor_stuck"):
-            if self._stuck_value is None:
-                self._stuck_value = reported
-            reported = self._stuck_value
-        else:
-            self._stuck_value = None
+        reported = self.sensor_faults(max(self.level_mm, -50.0) / 10 + r.gauss(0, noise), ts_ns,
+                                      "cm_per_day", DRIFT_LABEL_CM)
         if self.truth is not None:
             self.truth.append((ts_ns, {"level_cm": self.level_mm / 10, "inlet": inflow > 0,
                                        "stage": st.name, "rain": self.weather.rain_day_mm(day)}))

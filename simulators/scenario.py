@@ -27,6 +27,7 @@ from .child_tag import ChildTag
 from .geo import SCHOOLS
 from .model import DeviceModel
 from .paddy import PaddyModel
+from .rain_gauge import RainGauge
 from .timebase import NS, parse_duration, parse_time
 from .water_main import WaterMain
 from .wearable import Wearable
@@ -37,6 +38,8 @@ MODELS: dict[Family, type[DeviceModel]] = {
     Family.PADDY: PaddyModel,
     Family.WATER_MAIN: WaterMain,
 }
+# Devices of a family that are not its default model, chosen by their profile.
+PROFILE_MODELS: dict[str, type[DeviceModel]] = {p: RainGauge for p in RainGauge.PROFILES}
 PREFIX = {Family.WEARABLE: "wearable", Family.CHILD_TAG: "childtag", Family.PADDY: "paddy",
           Family.WATER_MAIN: "watermain"}
 DEFAULT_ZONE = {Family.WEARABLE: "tamaru", Family.CHILD_TAG: "tamaru",
@@ -44,6 +47,19 @@ DEFAULT_ZONE = {Family.WEARABLE: "tamaru", Family.CHILD_TAG: "tamaru",
 TRANSPORTS = ("none", "mqtt_json", "mqtt_binary", "lorawan", "http")
 SCHOOL_IDS = sorted(SCHOOLS)
 _ID = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def model_class(family: Family, profile: str | None = None) -> type[DeviceModel]:
+    """The simulator of a device: its profile's own model (e.g. a rain gauge
+    in the paddy family), else its family's.
+
+    >>> model_class(Family.PADDY).__name__, model_class(Family.PADDY, "rain_gauge_v1").__name__
+    ('PaddyModel', 'RainGauge')
+    """
+    cls = PROFILE_MODELS.get(profile or "")
+    if cls is not None and cls.family is family:
+        return cls
+    return MODELS[family]
 
 
 def default_profile(family: Family, transport: str) -> str:
@@ -83,7 +99,7 @@ class Group(BaseModel):
             raise ValueError("id_prefix may hold letters, digits, '-' and '_' only")
         if self.zone is not None and self.zone not in ZONES:
             raise ValueError(f"unknown zone {self.zone!r}; zones: {', '.join(ZONES)}")
-        known = MODELS[self.family].ANOMALIES
+        known = model_class(self.family, self.profile).ANOMALIES
         for kind, rate in self.rates.items():
             if kind not in known:
                 raise ValueError(f"{self.family.value} has no anomaly {kind!r}; "
@@ -93,8 +109,12 @@ class Group(BaseModel):
         return self
 
     @property
+    def rain_gauge(self) -> bool:
+        return model_class(self.family, self.profile) is RainGauge
+
+    @property
     def prefix(self) -> str:
-        return self.id_prefix or PREFIX[self.family]
+        return self.id_prefix or ("raingauge" if self.rain_gauge else PREFIX[self.family])
 
 
 class Anomaly(BaseModel):
@@ -170,10 +190,10 @@ class Scenario(BaseModel):
             d = specs.get(a.device)
             if d is None:
                 raise ValueError(f"anomaly for unknown device {a.device!r}")
-            if a.kind not in MODELS[d.family].ANOMALIES:
+            known = model_class(d.family, d.profile).ANOMALIES
+            if a.kind not in known:
                 raise ValueError(f"{d.family.value} device {a.device} has no anomaly "
-                                 f"{a.kind!r}; known: "
-                                 f"{', '.join(sorted(MODELS[d.family].ANOMALIES))}")
+                                 f"{a.kind!r}; known: {', '.join(sorted(known))}")
             self.time_ns(a.at)
             if a.duration is not None:
                 parse_duration(a.duration)
@@ -214,7 +234,8 @@ class Scenario(BaseModel):
                 elif g.family is Family.CHILD_TAG:
                     site = g.params.get("school") or SCHOOL_IDS[(i - 1) % len(SCHOOL_IDS)]
                 elif g.family is Family.PADDY:
-                    site = f"field-{dev}"
+                    # a rain gauge stands at the edge of a field (params.site), else its own plot
+                    site = (g.params.get("site") if g.rain_gauge else None) or f"field-{dev}"
                 else:
                     site = f"district-{dev}"
                 params = {"zone": g.zone or DEFAULT_ZONE[g.family], **g.params}

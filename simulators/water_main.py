@@ -36,7 +36,7 @@ import math
 from mimamori.contracts import EventKind, Family, Severity
 
 from .geo import random_point
-from .model import BATTERY_DEAD, SILENT, AnomalySpec, DeviceModel, Fields, Injection, clamp
+from .model import SENSOR_FAULTS, AnomalySpec, DeviceModel, Fields, Injection, clamp
 from .timebase import DAY_S, NS, day_index, local_date, local_hour
 
 H = 3600
@@ -73,11 +73,7 @@ class WaterMain(DeviceModel):
                                           (60, 300)),
         "pressure_high": AnomalySpec(EventKind.PRESSURE_OUT_OF_RANGE, Severity.WARNING,
                                      (2 * H, 12 * H), dynamic=True),
-        "sensor_stuck": AnomalySpec(EventKind.SENSOR_STUCK, Severity.INFO, (12 * H, 48 * H)),
-        "sensor_drift": AnomalySpec(EventKind.SENSOR_DRIFT, Severity.INFO,
-                                    (14 * DAY_S, 30 * DAY_S), dynamic=True),
-        "battery_dead": BATTERY_DEAD,
-        "silent": SILENT,
+        **SENSOR_FAULTS,
     }
 
     def setup(self) -> None:
@@ -96,7 +92,6 @@ class WaterMain(DeviceModel):
         self.acoustic_base = r.uniform(28, 36)
         self.battery = r.uniform(70, 100)
         self._day = None
-        self._stuck: float | None = None
         self._high: list | None = None  # [injection, first, last] time above MAX_MPA
         self.latlon = tuple(p["latlon"]) if "latlon" in p else random_point(
             p.get("zone", "east"), r)
@@ -192,20 +187,8 @@ class WaterMain(DeviceModel):
             p += tr.params["surge_mpa"]
         if not self.drain(ts_ns, dt_s, 0.02):
             return None
-        reported_p = p + r.gauss(0, 0.003)
-        drift = self.act.get("sensor_drift")
-        if drift is not None:
-            offset = drift.params["mpa_per_day"] * (ts_ns - drift.start_ns) / NS / DAY_S
-            reported_p += offset
-            if abs(offset) >= DRIFT_LABEL_MPA and not drift.params.get("labelled"):
-                drift.params["labelled"] = True
-                self.add_label(EventKind.SENSOR_DRIFT, ts_ns, drift.end_ns, Severity.INFO)
-        if self.act.get("sensor_stuck"):
-            if self._stuck is None:
-                self._stuck = reported_p
-            reported_p = self._stuck
-        else:
-            self._stuck = None
+        reported_p = self.sensor_faults(p + r.gauss(0, 0.003), ts_ns, "mpa_per_day",
+                                        DRIFT_LABEL_MPA)
         near = (burst.params["flow_m3h"] if burst else 0.0) + leak_flow
         acoustic = self.acoustic_base + r.gauss(0, 1.5) + 10.0 * math.log10(1 + near / 0.5)
         if self.truth is not None:

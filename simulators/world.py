@@ -2,7 +2,8 @@
 registry so alerts have recipients: elderly wearers with their families
 (e-mail ``name@example.jp`` and LINE ids — reaching the local stand-ins in
 the demo), care managers and the town welfare section; children with their
-guardians and school staff; farmers with their fields; the public-works
+guardians and school staff; farmers with their fields (and the area's rain
+gauges, standing at a field's edge); the public-works
 on-call rota for each pipe district.
 
 Names, e-mails and LINE ids are drawn from a seeded stream per device, so a
@@ -24,6 +25,7 @@ from mimamori.registry import Registry
 
 from .geo import SCHOOLS
 from .model import DeviceModel
+from .rain_gauge import RainGauge
 
 SURNAMES = (("佐藤", "sato"), ("鈴木", "suzuki"), ("高橋", "takahashi"), ("田中", "tanaka"),
             ("伊藤", "ito"), ("渡辺", "watanabe"), ("山本", "yamamoto"), ("中村", "nakamura"),
@@ -119,6 +121,11 @@ def register_world(registry: Registry, seed: int | str, models: list[DeviceModel
                                 channels=["line", "email"])
             registry.relate(gid, "guardian_of", "person", person_id, priority=1)
             name = f"通学タグ（{w['subject']}）"
+        elif isinstance(m, RainGauge):
+            # the area's gauge stands at the edge of a field; fields nearby read its rain
+            if registry.get_site(m.site) is None:
+                registry.add_site(m.site, "field", f"雨量計 {m.device_id} 設置場所", lat, lon, {})
+            name = f"雨量計 {m.device_id}"
         elif m.family is Family.PADDY:
             paddies += 1
             k = (paddies - 1) // FIELDS_PER_FARMER + 1

@@ -1,9 +1,12 @@
 """Line protocol escaping, checked against the real InfluxDB."""
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from ingest.influx import Outcome, classify
 from ingest.line_protocol import LineError, format_value, line
+from ingest.points import measurement_of, tags_of
 
 NASTY = ['a b', 'c,d', 'e=f', 'g"h', 'i\\j', '水位 センサー,第1=田', 'tab\there']
 
@@ -55,3 +58,17 @@ def test_field_type_conflict_is_rejected_with_influx_message(influx):
     res = influx.write_lines(['m v="text" 2'])
     assert res.outcome is Outcome.REJECT
     assert "conflict" in res.message
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(min_size=1, max_size=8), st.text(min_size=1, max_size=12),
+                       min_size=1, max_size=4))
+def test_tags_read_back_from_a_line_are_the_tags_written(tags):
+    """What ingest reads from a line InfluxDB refused (e.g. the device_id
+    of a dead letter) is exactly what was written, escapes and all."""
+    try:
+        lp = line("m,x y", tags, {"v": 1.0}, 1)
+    except LineError:
+        assume(False)
+    assert measurement_of(lp) == r"m\,x\ y"
+    assert tags_of(lp) == tags

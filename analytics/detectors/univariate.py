@@ -16,8 +16,20 @@ fixed-size windows (bounded cost, bounded memory):
    surprise of the last ``short`` readings is compared with the distribution
    of that mean over the last ``long`` readings; the score is the Gaussian
    tail probability 1 - Q(z).
-4. **Alarm suppression.** After a score >= ``alarm`` the next ``suppress``
-   readings are capped at 0.5: one anomaly, one alarm.
+4. **Alarm suppression.** After a score >= ``alarm`` the next readings are
+   capped at 0.5: one anomaly, one alarm. The quiet spell is ``suppress``
+   readings, or ``suppress_frac`` of the readings seen so far when that is
+   longer (an incident in a long history spans more readings), at most
+   ``suppress_max``.
+5. **Routines are not anomalies.** An alarm is withheld when the evidence
+   already reached ``recur_level`` (z) one, two or three days earlier at the
+   same time of day (within ``recur_tol_s``, or one reading interval when
+   readings are sparser): a nightly job's spike alarms once,
+   not every night. And the reverse: when strong evidence came at this time
+   of day on each of the last ``missed_days`` days and today nothing came
+   (not even ``recur_level``) by one tolerance past the usual time, that
+   missed routine is an alarm (``missed_score``): a nightly job that did not
+   run. Both need the readings' timestamps.
 
 >>> import random
 >>> rnd = random.Random(1)
@@ -32,12 +44,16 @@ fixed-size windows (bounded cost, bounded memory):
 
 from __future__ import annotations
 
+import bisect
 import math
+from collections import deque
 from typing import Any
 
 import numpy as np
 
 from .base import Detector, Sample
+
+DAY_S = 86400.0
 
 
 def _norm_ppf(p: float) -> float:
@@ -96,7 +112,11 @@ class UnivariateNovelty(Detector):
                  excess: float = 5.0,
                  record: float = 0.0, rec_factor: float = 1.0, repeat_rows: int = 0,
                  repeat_factor: float = 1.0, sum_scales: bool = False,
-                 suppress_frac: float = 0.0) -> None:
+                 suppress_frac: float = 0.03, suppress_max: int = 1000,
+                 recur_periods_s: tuple[float, ...] = (86400.0, 172800.0, 259200.0),
+                 recur_tol_s: float = 900.0, recur_level: float = 2.5,
+                 recur_keep: int = 4096, missed_days: int = 3,
+                 missed_score: float = 0.9995) -> None:
         self.field, self.dims, self.ref, self.k = field, tuple(dims), ref, k
         self.calib, self.floor, self.short, self.long = calib, floor, short, long
         self.warmup, self.alarm, self.suppress = warmup, alarm, suppress
@@ -104,6 +124,15 @@ class UnivariateNovelty(Detector):
         self.record, self.rec_factor, self.zmax = record, rec_factor, 0.0
         self.repeat_rows, self.repeat_factor, self.last_alarm_z = repeat_rows, repeat_factor, 0.0
         self.sum_scales, self.suppress_frac = sum_scales, suppress_frac
+        self.suppress_max = suppress_max
+        self.recur_periods_s, self.recur_tol_s = tuple(recur_periods_s), recur_tol_s
+        self.recur_level = recur_level
+        self.events: deque[float] = deque(maxlen=recur_keep)  # times (s) of z >= recur_level
+        self.missed_days, self.missed_score = missed_days, missed_score
+        self.strong: deque[float] = deque(maxlen=recur_keep)  # times (s) of z >= alarm level
+        self.due = False                                      # a routine was missed just now
+        self.last_ts: float | None = None
+        self.interval_s = 0.0                                 # smoothed reading interval
         self._z_alarm = _norm_ppf(alarm)
         self.maxdim = max(self.dims)
         self.n = 0
@@ -119,8 +148,8 @@ class UnivariateNovelty(Detector):
         self._cache: tuple[float, Any] | None = None
 
     # -- one step, split into score (pure) and learn -------------------
-    def _compute(self, v: float) -> tuple[float, dict[int, float], float]:
-        if self._cache is not None and self._cache[0] == v:
+    def _compute(self, v: float, ts: float | None = None) -> tuple[Any, ...]:
+        if self._cache is not None and self._cache[0] == (v, ts):
             return self._cache[1]
         vmin, vmax = min(self.vmin, v), max(self.vmax, v)
         rng = max(vmax - vmin, 1e-9)
@@ -166,32 +195,74 @@ class UnivariateNovelty(Detector):
         if self.record and z is not None and z < self.rec_factor * self.zmax:
             score = min(score, 0.5)   # not as unusual as what this series already did
         raw_score = score
-        if self.since_alarm < max(self.suppress, int(self.suppress_frac * self.n)):
+        if self.since_alarm < self._quiet_rows():
             score = min(score, 0.5)
         elif (self.repeat_rows and self.since_alarm < self.repeat_rows and z is not None
               and z < self.repeat_factor * self.last_alarm_z):
             score = min(score, 0.5)  # a later alarm must be stronger than the last one
-        out = (score, ncms, s_max, m_now, raw_score, z)
-        self._cache = (v, out)
+        if score >= self.alarm and ts is not None and self._recurs(ts):
+            score = min(score, 0.5)  # the same happened at this time of day before: routine
+        due = ts is not None and self._missed(ts, z)
+        if due and not self.due and self.since_alarm >= self._quiet_rows():
+            score = max(score, self.missed_score)  # a daily routine did not happen
+        out = (score, ncms, s_max, m_now, raw_score, z, due)
+        self._cache = ((v, ts), out)
         return out
 
-    def update(self, v: float) -> float:
-        """Score then learn one value; returns the score."""
-        score = self._compute(v)[0]
-        self._learn(v)
+    def _tol(self) -> float:
+        """``recur_tol_s``, or one reading interval when readings are sparser."""
+        return max(self.recur_tol_s, self.interval_s)
+
+    def _missed(self, ts: float, z: float | None) -> bool:
+        """Is a routine overdue? Strong evidence (z at the alarm level) came
+        at this time of day on each of the last ``missed_days`` days, within
+        the tolerance, and today not even ``recur_level`` has been reached."""
+        if not self.missed_days or (z is not None and z >= self.recur_level):
+            return False
+        tol = self._tol()
+        strong = self.strong
+        if not strong or (self.events and self.events[-1] >= ts - 3 * tol):
+            return False  # nothing established, or it did happen (at least weakly)
+        for d in range(1, self.missed_days + 1):
+            hi = ts - d * DAY_S - tol  # overdue by more than the tolerance
+            i = bisect.bisect_left(strong, hi - 2 * tol)
+            if i == len(strong) or strong[i] > hi:
+                return False
+        return True
+
+    def _recurs(self, ts: float) -> bool:
+        """Did the evidence reach ``recur_level`` one period ago (a day, two
+        days), within ``recur_tol_s``? Then this is a routine, not an anomaly
+        (a nightly job's spike, a daily ramp)."""
+        tol = self._tol()
+        return any(abs(ts - e - p) <= tol for p in self.recur_periods_s for e in self.events)
+
+    def _quiet_rows(self) -> int:
+        """Readings kept quiet after an alarm: ``suppress``, growing with the
+        history seen (``suppress_frac`` of it, so a long series' incidents,
+        which last longer in readings, still alarm once), at most
+        ``suppress_max``."""
+        grown = int(self.suppress_frac * self.n)
+        return max(self.suppress, min(grown, self.suppress_max))
+
+    def update(self, v: float, ts: float | None = None) -> float:
+        """Score then learn one value (``ts``: its time in seconds, optional);
+        returns the score."""
+        score = self._compute(v, ts)[0]
+        self._learn(v, ts)
         return score
 
     def score_one(self, x: Sample) -> float | None:
         v = x.num(self.field)
-        return None if v is None else self._compute(v)[0]
+        return None if v is None else self._compute(v, x.ts_ns / 1e9)[0]
 
     def learn_one(self, x: Sample) -> None:
         v = x.num(self.field)
         if v is not None:
-            self._learn(v)
+            self._learn(v, x.ts_ns / 1e9)
 
-    def _learn(self, v: float) -> None:
-        score, ncms, s_max, m_now, _raw, z = self._compute(v)
+    def _learn(self, v: float, ts: float | None = None) -> None:
+        score, ncms, s_max, m_now, _raw, z, due = self._compute(v, ts)
         if self.record and z is not None:
             self.zmax = max(self.zmax * self.record, z)
         self._cache = None
@@ -206,6 +277,23 @@ class UnivariateNovelty(Detector):
         self.means_sum += m_now
         self.means_sq += m_now * m_now
         self.since_alarm += 1
+        if ts is not None and self.last_ts is not None and ts > self.last_ts:
+            gap = ts - self.last_ts
+            self.interval_s = gap if not self.interval_s else 0.99 * self.interval_s + 0.01 * gap
+        if ts is not None:
+            self.last_ts = ts
+        if ts is not None and z is not None:
+            if z >= self.recur_level:
+                self.events.append(ts)
+            horizon = ts - max(self.recur_periods_s, default=0.0) - 2 * self._tol()
+            while self.events and self.events[0] < horizon:
+                self.events.popleft()
+            if z >= self._z_alarm:
+                self.strong.append(ts)
+            horizon = ts - self.missed_days * DAY_S - 3 * self._tol()
+            while self.strong and self.strong[0] < horizon:
+                self.strong.popleft()
+        self.due = due
         if score >= self.alarm:  # an alarm went out: quiet for a while
             self.since_alarm = 0
             self.last_alarm_z = z if z is not None else 0.0
@@ -232,7 +320,9 @@ class UnivariateNovelty(Detector):
             "recent": self.recent.state(), "surprise": self.surprise.state(),
             "means": self.means.state(), "means_sum": self.means_sum,
             "means_sq": self.means_sq, "since_alarm": self.since_alarm, "zmax": self.zmax,
-            "last_alarm_z": self.last_alarm_z,
+            "last_alarm_z": self.last_alarm_z, "events": list(self.events),
+            "last_ts": self.last_ts, "interval_s": self.interval_s,
+            "strong": list(self.strong), "due": self.due,
             "points": {str(d): r.state() for d, r in self.points.items()},
             "cal": {str(d): r.state() for d, r in self.cal.items()},
         }
@@ -248,6 +338,13 @@ class UnivariateNovelty(Detector):
         self.since_alarm = int(s["since_alarm"])
         self.zmax = float(s.get("zmax", 0.0))
         self.last_alarm_z = float(s.get("last_alarm_z", 0.0))
+        self.events.clear()
+        self.events.extend(float(e) for e in s.get("events", []))
+        self.last_ts = None if s.get("last_ts") is None else float(s["last_ts"])
+        self.interval_s = float(s.get("interval_s", 0.0))
+        self.strong.clear()
+        self.strong.extend(float(e) for e in s.get("strong", []))
+        self.due = bool(s.get("due", False))
         for d in self.dims:
             self.points[d].load(s["points"][str(d)])
             self.cal[d].load(s["cal"][str(d)])

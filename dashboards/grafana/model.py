@@ -40,6 +40,8 @@ PANELS: dict[str, tuple[str, list[tuple[str, str, str, str]]]] = {
     "paddy": ("見守り — 水田 (paddy fields)", [
         ("水位 water level (cm)", "none", 'mean("water_level_cm")', ""),
         ("水温 water temperature (°C)", "celsius", 'mean("water_temp_c")', ""),
+        # rain gauges (profile rain_gauge_*) send the rain since their last uplink: a sum
+        ("雨量 rain (mm)", "lengthmm", 'sum("rain_mm")', ""),
         ("電池 battery (%)", "percent", 'last("battery_pct")', ""),
     ]),
     "water_main": ("見守り — 配水管 (water mains)", [
@@ -65,6 +67,13 @@ def _query(measurement: str, select: str, extra: str) -> str:
             'GROUP BY time($__interval), "device_id" fill(none)')
 
 
+def _style(select: str) -> dict[str, Any]:
+    """Amounts per interval (rain, steps) are drawn as bars, levels as lines."""
+    if select.startswith("sum("):
+        return {"custom": {"drawStyle": "bars", "fillOpacity": 80, "lineWidth": 1}}
+    return {}
+
+
 def dashboard(family: str) -> dict[str, Any]:
     title, panels = PANELS[family]
     out_panels = []
@@ -72,7 +81,7 @@ def dashboard(family: str) -> dict[str, Any]:
         out_panels.append({
             "id": i + 1, "type": "timeseries", "title": ptitle, "datasource": DS,
             "gridPos": {"h": 8, "w": 12, "x": (i % 2) * 12, "y": (i // 2) * 8},
-            "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
+            "fieldConfig": {"defaults": {"unit": unit, **_style(select)}, "overrides": []},
             "options": {"legend": {"displayMode": "list", "placement": "bottom"}},
             "targets": [{"refId": "A", "datasource": DS, "rawQuery": True,
                          "resultFormat": "time_series", "alias": "$tag_device_id",

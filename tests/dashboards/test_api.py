@@ -59,6 +59,24 @@ def test_history_with_resolution(app_client):
     assert raw["resolution"] == "raw" and 2 <= len(raw["series"]["water_level_cm"]) <= 4
 
 
+def test_rain_totals_per_hour_and_what_is_refused(app_client):
+    h = bearer(app_client, "taro")
+    body = app_client.get("/api/v1/devices/rain-001/totals",
+                          params={"field": "rain_mm", "since_s": 7 * 86400}, headers=h).json()
+    assert body["every"] == "1h" and len(body["totals"]) >= 7 * 24 - 2
+    hourly = sum(v for _, v in body["totals"])
+    ten = app_client.get("/api/v1/devices/rain-001/totals",
+                         params={"field": "rain_mm", "since_s": 7 * 86400, "every": "10m"},
+                         headers=h).json()["totals"]
+    assert len(ten) >= 6 * len(body["totals"]) - 12 and hourly >= 5.0
+    assert abs(sum(v for _, v in ten) - hourly) < 1e-6  # the same rain, finer
+    bad = app_client.get("/api/v1/devices/rain-001/totals",
+                         params={"field": "rain_mm) FROM x"}, headers=h)
+    assert bad.status_code == 422
+    assert app_client.get("/api/v1/devices/rain-001/totals", params={"field": "rain_mm"},
+                          headers=bearer(app_client, "hanako")).status_code == 404
+
+
 def test_alerts_ack_and_resolve_by_role(app_client):
     fam = bearer(app_client, "hanako")
     mine = app_client.get("/api/v1/alerts?state=open", headers=fam).json()

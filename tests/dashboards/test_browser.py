@@ -1,18 +1,19 @@
 """The pages in a real browser (Debian chromium through Playwright): a family
 member logs in, sees the person's state and acknowledges an alert; the
-farmer sees the water chart; another family's person is refused and the
+farmer sees the water chart with the area's rain; another family's person is refused and the
 attempt is in the audit log; axe-core finds no WCAG 2.1 A/AA violation on
 any page in either language; the keyboard alone reaches every action."""
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
 
 from dashboards.accounts import Accounts
 from dashboards.browser import WCAG, chromium_path, launch
-from dashboards.demo_town import DEMO_PASSWORD, seed
+from dashboards.demo_town import DEMO_MIN_RAIN_MM, DEMO_PASSWORD, seed
 from dashboards.server import WebServer
 from mimamori.services import free_port
 
@@ -90,6 +91,19 @@ def test_farmer_sees_water_chart(live, browser):
     assert box and box["width"] > 200 and box["height"] > 100
     assert page.locator("svg#chart-level polyline").count() == 1
     assert page.locator("svg#chart-temp polyline").count() == 1
+    # the area's rain: hourly bars in the level chart, named in its accessible name,
+    # and the same rain day by day in a table (the chart's text alternative)
+    assert page.get_by_role("img", name=re.compile("水位・雨量")).is_visible()
+    bars = page.locator("svg#chart-level rect.bar")
+    assert bars.count() >= 7 * 24 - 2
+    heights = bars.evaluate_all("els => els.map(e => e.getBoundingClientRect().height)")
+    assert max(heights) > 10  # a rainy hour stands out on the screen
+    table = page.get_by_role("table", name="日ごとの値 (7日間)")
+    assert table.is_visible()
+    cells = table.locator("tbody tr td:nth-child(2)").all_inner_texts()
+    total = sum(float(c) for c in cells if c != "—")
+    assert total >= DEMO_MIN_RAIN_MM
+    assert page.locator("#rain-field-higashi").inner_text().endswith(" mm")
     page.context.close()
 
 

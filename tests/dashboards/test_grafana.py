@@ -9,9 +9,10 @@ import time
 import pytest
 import yaml
 
-from dashboards.demo_town import build_registry, history_lines
+from dashboards.demo_town import DEMO_MIN_RAIN_MM, build_registry, history_lines
 from dashboards.grafana.model import all_dashboards, queries, render_query
 from dashboards.grafana.provision import GrafanaPushError, provisioning_files, push
+from dashboards.telemetry import family_of
 from mimamori.registry import Registry
 
 from .grafana_standin import GrafanaStandIn
@@ -23,9 +24,10 @@ def test_every_dashboard_query_returns_data_from_influxdb(settings, influx):
     reg = Registry(settings.registry)
     build_registry(reg)
     ran = 0
+    rain_rows: list[dict] = []
     for d in all_dashboards():
         family = d["uid"].removeprefix("mimamori-")
-        devices = [x.device_id for x in reg.devices() if x.profile.startswith(family)]
+        devices = [x.device_id for x in reg.devices() if family_of(x.profile) == family]
         assert devices, family
         for q in queries(d):
             text = render_query(q, {"device": devices}, range_s=7 * 86400, interval="1h")
@@ -38,7 +40,11 @@ def test_every_dashboard_query_returns_data_from_influxdb(settings, influx):
                 assert any(v is not None for r in rows for k, v in r.items()
                            if k not in ("time", "device_id"))
             ran += 1
-    assert ran == sum(len(queries(d)) for d in all_dashboards()) >= 15
+            if '"rain_mm"' in q:  # only the area's rain gauge, and the week's rain in it
+                rain_rows = rows
+    assert ran == sum(len(queries(d)) for d in all_dashboards()) >= 16
+    assert {r["device_id"] for r in rain_rows} == {"rain-001"}
+    assert sum(r["sum"] for r in rain_rows) >= DEMO_MIN_RAIN_MM
 
 
 def test_push_creates_then_updates(services):
@@ -92,3 +98,21 @@ def test_committed_provisioning_file_matches_the_code():
     files = provisioning_files(InfluxSettings(), "/var/lib/grafana/dashboards/mimamori")
     for rel, text in files.items():
         assert (here / rel).read_text(encoding="utf-8") == text, rel
+
+
+def test_export_gives_grafana_the_read_only_user_when_auth_is_on(services, tmp_path):
+    """Least privilege: with auth on, Grafana's datasource is [ingest]'s
+    reader, never the InfluxDB admin."""
+    from tests.test_cli import env_for, run
+
+    env = env_for(services) | {
+        "MIMAMORI_INFLUX__USERNAME": "admin", "MIMAMORI_INFLUX__PASSWORD": "admin-secret",
+        "MIMAMORI_INGEST__READER_USERNAME": "grafana-reader",
+        "MIMAMORI_INGEST__READER_PASSWORD": "read-secret"}
+    r = run("grafana", "export", str(tmp_path), env=env)
+    assert r.returncode == 0, r.stderr
+    text = (tmp_path / "provisioning/datasources/mimamori.yaml").read_text()
+    ds = yaml.safe_load(text)["datasources"][0]
+    assert ds["user"] == "grafana-reader"
+    assert ds["secureJsonData"] == {"password": "read-secret"}
+    assert "admin-secret" not in text

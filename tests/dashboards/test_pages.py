@@ -208,3 +208,46 @@ def test_world_accounts_follow_the_simulated_people(settings, cheap_password_has
     assert link_world_accounts(reg, acc) == ["world-family", "world-farmer"]
     scope = scope_for(acc.get_user("world-family"), reg)
     assert scope.can_person("elder-w1") and not scope.can_person("farmer-001")
+
+
+def test_field_page_shows_the_areas_rain_with_level_and_temperature(app_client, town):
+    """Rain from the area's gauge: on 東の田 itself, and 2号田 ~0.3 km away
+    reads the same gauge; hourly bars in the level chart, the numbers in a
+    day-by-day table that agrees with what InfluxDB holds."""
+    import re
+    import time
+    from datetime import datetime
+
+    from dashboards.svg import JST
+    from ingest.query import ReadingsQuery
+
+    login(app_client, "taro")
+    here = app_client.get("/fields/field-higashi").text
+    away = app_client.get("/fields/field-kawazoi").text
+    assert "雨量計 (東の田のあぜ) (この田んぼ)" in here
+    assert re.search(r"雨量計 \(東の田のあぜ\) \(0\.[1-9] km 先\)", away)
+    q = ReadingsQuery(town)
+    try:
+        end = time.time_ns()
+        hourly = q.totals("rain-001", "paddy", end - 7 * 86400 * 10**9, end, "rain_mm")
+    finally:
+        q.close()
+    assert sum(v for _, v in hourly) >= 5.0  # the demo town's week had rain
+    for page in (here, away):
+        chart = page.split('id="chart-level"')[1].split("</svg>")[0]
+        assert "雨量" in chart and "mm/h" in chart
+        bars = chart.count('class="bar"')
+        assert abs(bars - len(hourly)) <= 1 and bars >= 7 * 24 - 2
+        table = page.split('id="days-')[1].split("</table>")[0]
+        rows = re.findall(r'<th scope="row"><time datetime="(\d{4}-\d\d-\d\d)">\d\d/\d\d</time>'
+                          r'</th><td>([\d.]+|—)</td>', table)
+        assert len(rows) in (7, 8)  # today and the days back to a week ago
+        by_day: dict[str, float] = {}
+        for ts, v in hourly:
+            d = datetime.fromtimestamp(ts / 1e9, JST).strftime("%Y-%m-%d")
+            by_day[d] = by_day.get(d, 0.0) + v
+        inner = [(d, v) for d, v in rows][1:-1]  # whole days: not cut by the window's edges
+        assert inner and all(float(v) == round(by_day[d], 1) for d, v in inner)
+        assert 'id="chart-temp"' in page and "<polyline" in page.split('id="chart-temp"')[1]
+    farmer = app_client.get("/farmer").text
+    assert farmer.count('class="bar"') >= 2 * (7 * 24 - 2) and 'id="rain-field-kawazoi"' in farmer
