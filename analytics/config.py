@@ -8,8 +8,8 @@ one key and its parameters into ``(instance name, factory)`` pairs. Keys we
 do not (yet) implement are reported by :func:`unknown_keys` and ignored.
 
 >>> specs = detector_specs("paddy", {"sudden_drop": {"rate_mm_per_h": 5}}, 600)
->>> sorted(specs)
-['heat_risk', 'low_battery', 'silence', 'stuck_water_level_cm', 'sudden_drop', 'water_high', 'water_low']
+>>> sorted(specs)  # doctest: +NORMALIZE_WHITESPACE
+['drift_level', 'heat_risk', 'low_battery', 'silence', 'stuck_water_level_cm', 'sudden_drop', 'water_high', 'water_low']
 >>> specs["sudden_drop"]().max_drop
 0.5
 """
@@ -30,6 +30,7 @@ from .detectors import (
     HeatRiskDetector,
     InactivityDetector,
     LateArrivalDetector,
+    LevelDriftDetector,
     LowBatteryDetector,
     NightlyCusum,
     NotWornDetector,
@@ -53,7 +54,7 @@ FAMILY_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
     "child_tag": {"sos": {}, "route": {}, "arrival": {}, "dwell": {}, "silence": {},
                   "low_battery": {}},
     "paddy": {"stage_band": {}, "overflow": {}, "sudden_drop": {}, "stuck": {}, "heat": {},
-              "silence": {}, "low_battery": {}},
+              "drift": {}, "silence": {}, "low_battery": {}},
     "water_main": {"range": {"pressure_mpa": {"low": 0.15, "high": 0.74, "hysteresis": 0.01}},
                    "burst": {}, "transient": {}, "leak": {}, "leak_acoustic": {},
                    "drift": {}, "stuck": {}, "silence": {}, "low_battery": {}},
@@ -182,10 +183,19 @@ BUILDERS: dict[str, Callable[[str, dict[str, Any], int], list[tuple[str, Factory
         "acoustic_db", z_alarm=float(p.get("z", 3.0)), buckets=1, alpha=0.005,
         min_dev=0.5, min_duration=max(1, int(float(p.get("hours", 9.0)) * 3600 / i)),
         kind=EventKind.LEAK)),
-    "drift": lambda f, p, i: [] if f != "water_main" else _one("drift_pressure", lambda: NightlyCusum(
-        "pressure_mpa", 2.0, 4.0, direction="both", abs_sd_floor=0.002, rel_sd_floor=0.0,
-        kind=EventKind.SENSOR_DRIFT, severity="info")),
+    "drift": lambda f, p, i: _drift(f, p, i),
 }
+
+
+def _drift(family: str, p: dict[str, Any], interval_s: int) -> list[tuple[str, Factory]]:
+    if family == "water_main":
+        return _one("drift_pressure", lambda: NightlyCusum(
+            "pressure_mpa", 2.0, 4.0, direction="both", abs_sd_floor=0.002, rel_sd_floor=0.0,
+            kind=EventKind.SENSOR_DRIFT, severity="info"))
+    if family == "paddy":   # fills that stop away from the stage target, water above the weir
+        return _one("drift_level", lambda: LevelDriftDetector(
+            offset_cm=float(p.get("offset_cm", 0.8))))
+    return []
 
 
 def _with(det: Detector, **attrs: Any) -> Detector:

@@ -25,7 +25,7 @@ import heapq
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from mimamori.contracts import EventKind, Family, Finding, FindingState, Reading
+from mimamori.contracts import EventKind, Family, Finding, FindingState, Reading, Severity
 
 from .config import detector_specs
 from .detectors.base import Detector, Sample
@@ -159,7 +159,20 @@ class Engine:
 
     def _transition(self, dev: DeviceDetectors, name: str, w: Thresholded, change: str,
                     ts_ns: int, x: Sample | None) -> Finding | None:
-        kind: EventKind = w.det.kind
+        return self._emit(dev, name, w.det.kind, w.det.severity, change, ts_ns,
+                          lambda: {"detector": name, "score": w.last_score, **w.det.evidence(x)})
+
+    def external(self, device_id: str, name: str, kind: EventKind, severity: Severity,
+                 change: str, ts_ns: int, evidence: dict[str, Any]) -> Finding | None:
+        """A finding change from outside the per-reading detectors (the batched
+        site model): the same rule of one open finding per device and kind."""
+        dev = self.devices.get(device_id)
+        if dev is None or (change == "cleared" and name not in dev.active.get(kind.value, [])):
+            return None
+        return self._emit(dev, name, kind, severity, change, ts_ns, lambda: evidence)
+
+    def _emit(self, dev: DeviceDetectors, name: str, kind: EventKind, severity: Severity,
+              change: str, ts_ns: int, evidence: Callable[[], dict[str, Any]]) -> Finding | None:
         holders = dev.active.setdefault(kind.value, [])
         state = None
         if change == "opened":
@@ -177,9 +190,8 @@ class Engine:
         if state is None:
             return None
         self.findings += 1
-        evidence = {"detector": name, "score": w.last_score, **w.det.evidence(x)}
-        return Finding(dev.device_id, kind, w.det.severity, state, ts_ns, dev.site, dev.profile,
-                       dev.family, evidence)
+        return Finding(dev.device_id, kind, severity, state, ts_ns, dev.site, dev.profile,
+                       dev.family, evidence())
 
     # -- checkpoints -----------------------------------------------------
     def state(self, device_ids: Iterable[str] | None = None) -> dict[str, Any]:

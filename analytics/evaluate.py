@@ -38,9 +38,17 @@ NS = 1_000_000_000
 # A label can only be detected from readings that carry the signal: one that
 # starts while the device is silent (dead, out of coverage), or during which
 # no reading carries its key field (a heart rate while the band is off the
-# wrist), is reported as unobservable and left out of recall.
+# wrist), or a fall while the band is not worn, is reported as unobservable
+# and left out of recall.
 KEY_FIELDS = {"heart_rate_abnormal": ("heart_rate_bpm",), "spo2_low": ("spo2_pct",),
               "sos": ("sos",), "fall": ("fall",)}
+# Classes read from one sensor's value (paddy level, main pressure): while the
+# device's own sensor is labelled faulty (stuck, drifting) at the label's
+# start, the reading does not show the event — the fault finding is the alert
+# that can be raised — so the label is unobservable.
+SENSOR_FAULTS = ("sensor_stuck", "sensor_drift")
+HIDDEN_BY_FAULT = {"water_low", "water_high", "sudden_drop", "pressure_out_of_range",
+                   "pressure_transient"}
 
 
 @dataclass
@@ -138,6 +146,8 @@ def evaluate_dir(data_dir: Path | str, holidays: list[str] | None = None,
         dev_labels = labels_by_device.get(device_id, [])
         silent = [(lb.start_ns, lb.end_ns) for lb in dev_labels
                   if lb.kind.value == "device_silent"]
+        faulty = [(lb.start_ns, lb.end_ns) for lb in dev_labels
+                  if lb.kind.value in SENSOR_FAULTS]
         for kind in {k for _, k in opened} | {lb.kind.value for lb in dev_labels}:
             kinds_of_family[family].add(kind)
         # a label is detected by a finding of its kind open at some time during it
@@ -151,7 +161,7 @@ def evaluate_dir(data_dir: Path | str, holidays: list[str] | None = None,
                           if k == lb.kind.value and t0 <= lb.end_ns + late_s * NS
                           and t1 >= lb.start_ns - early_s * NS)
             used.update(i for _, i in hits)
-            if not _observable(lb, rs, silent):
+            if not _observable(lb, rs, silent, faulty):
                 for c in classes:
                     stats[c].unobservable += 1
                 continue
@@ -192,14 +202,17 @@ def _note(found: list, spans: list[list], open_at: dict[str, int], end_ns: int) 
             spans[open_at.pop(k)][2] = f.ts_ns
 
 
-def _observable(lb: Label, rs: list[Reading], silent: list[tuple[int, int]]) -> bool:
+def _observable(lb: Label, rs: list[Reading], silent: list[tuple[int, int]],
+                faulty: list[tuple[int, int]] | None = None) -> bool:
     if lb.kind.value == "device_silent":
         return True
     if any(a <= lb.start_ns <= b for a, b in silent):
         return False
+    if lb.kind.value in HIDDEN_BY_FAULT and any(a <= lb.start_ns <= b for a, b in faulty or ()):
+        return False
     if lb.kind.value == "fall":  # only a band on the wrist can sense its wearer fall
-        return any(lb.start_ns - 60 * NS <= r.ts_ns <= lb.end_ns and r.fields.get("worn") is True
-                   for r in rs)
+        before = [r for r in rs if r.ts_ns <= lb.start_ns + 60 * NS and "worn" in r.fields]
+        return bool(before) and before[-1].fields.get("worn") is True
     keys = KEY_FIELDS.get(lb.kind.value)
     if keys is None:
         return True

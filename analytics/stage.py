@@ -8,6 +8,13 @@ same partition). Findings are published durably on the device's
 Time-driven checks (silence, late arrival) run on a clock. The detectors'
 state is checkpointed to ``{state_dir}/analytics/{client_id}.json`` every
 ``checkpoint_s`` seconds and on stop, and restored on start.
+
+The per-site multivariate model (:mod:`analytics.site_model`) is trained
+from InfluxDB history in a background thread at start and every
+``retrain_s``; readings are buffered per site and scored in batches (every
+``batch_readings`` readings, or by the clock after ``batch_s``); its
+``anomaly`` findings go through the engine like every other finding.
+``site_model=None`` switches it off.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from mimamori.topics import Topics
 
 from .engine import Engine
 from .settings_ctx import RegistryCtx
+from .site_model import BatchScorer, SiteModelConfig, score_into, train_sites
 
 log = logging.getLogger(__name__)
 STAGE = "analytics"
@@ -62,7 +70,8 @@ def load_checkpoint(path: Path) -> dict | None:
 class AnalyticsStage:
     def __init__(self, settings: Settings, client_id: str = "mimamori-analytics",
                  partitions: list[int] | None = None, checkpoint_s: float = 30.0,
-                 tick_s: float = 5.0) -> None:
+                 tick_s: float = 5.0,
+                 site_model: SiteModelConfig | None = SiteModelConfig()) -> None:
         self.settings = settings
         self.topics = Topics(settings.bus.topic_root)
         self.partitions = partitions
@@ -79,6 +88,10 @@ class AnalyticsStage:
         self._stop = threading.Event()
         self._clock: threading.Thread | None = None
         self._unsent: list[tuple[str, bytes]] = []  # findings of a batch whose publish failed
+        self.site_cfg = site_model
+        self.scorer = BatchScorer(site_model) if site_model is not None else None
+        self._trainer: threading.Thread | None = None
+        self.trained = threading.Event()   # set after each (re)training
 
     # -- life cycle ------------------------------------------------------
     def start(self) -> AnalyticsStage:
@@ -94,12 +107,18 @@ class AnalyticsStage:
         self._clock = threading.Thread(target=self._run_clock, name="analytics-clock",
                                        daemon=True)
         self._clock.start()
+        if self.scorer is not None:
+            self._trainer = threading.Thread(target=self._run_trainer, name="analytics-train",
+                                             daemon=True)
+            self._trainer.start()
         return self
 
     def stop(self) -> None:
         self._stop.set()
         if self._clock is not None:
             self._clock.join(10)
+        if self._trainer is not None:
+            self._trainer.join(30)
         self.bus.close()
         self.checkpoint()
 
@@ -120,12 +139,47 @@ class AnalyticsStage:
                     parts.append(json.dumps(part, separators=(",", ":"))[1:-1])
             save_checkpoint(self.checkpoint_path, '{"v":1,"devices":{' + ",".join(parts) + "}}")
 
+    def train_now(self) -> int:
+        """Train the site models from InfluxDB history; returns how many."""
+        from ingest.query import ReadingsQuery
+
+        assert self.site_cfg is not None and self.scorer is not None
+        q = ReadingsQuery(self.settings)
+        try:
+            models = train_sites(q, self.site_cfg, time.time_ns())
+        finally:
+            q.close()
+        with self._lock:
+            self.scorer.set_models(models)
+        self.trained.set()
+        log.info("analytics: %d site models trained", len(models))
+        return len(models)
+
+    def _run_trainer(self) -> None:
+        assert self.site_cfg is not None
+        wait = 0.0
+        while not self._stop.wait(wait):
+            try:
+                self.train_now()
+                wait = self.site_cfg.retrain_s
+            except Exception as exc:  # noqa: BLE001 — InfluxDB away: try again later
+                log.warning("analytics: site model training failed: %s", exc)
+                wait = min(300.0, self.site_cfg.retrain_s)
+
+    def _score_site(self, key: tuple[str, str]) -> list[Finding]:
+        """Score one site's buffered batch (under the lock)."""
+        assert self.scorer is not None
+        return score_into(self.scorer, self.engine, key)
+
     def _run_clock(self) -> None:
         last_cp = time.monotonic()
         while not self._stop.wait(self.tick_s):
             try:
                 with self._lock:
                     found = self.engine.advance(time.time_ns())
+                    if self.scorer is not None:
+                        for key in self.scorer.due():
+                            found.extend(self._score_site(key))
                 if found:
                     self.bus.publish_durably(self._encode(found))
                 if time.monotonic() - last_cp >= self.checkpoint_s:
@@ -159,6 +213,10 @@ class AnalyticsStage:
                     continue
                 for r in readings:
                     found.extend(self.engine.process(r))
+                    if self.scorer is not None:
+                        key = self.scorer.add(r)
+                        if key is not None:
+                            found.extend(self._score_site(key))
         out.extend(self._encode(found))
         if out:
             try:

@@ -60,7 +60,9 @@ BATTERY_DEAD = AnomalySpec(EventKind.DEVICE_SILENT, Severity.WARNING, (6 * 3600,
 # battery and silence: the tail of the paddy and water-main anomaly tables.
 SENSOR_FAULTS = {
     "sensor_stuck": AnomalySpec(EventKind.SENSOR_STUCK, Severity.INFO, (12 * 3600, 48 * 3600)),
-    "sensor_drift": AnomalySpec(EventKind.SENSOR_DRIFT, Severity.INFO, (14 * DAY_S, 30 * DAY_S)),
+    # labelled by sensor_faults once the offset exceeds the sensor's accuracy
+    "sensor_drift": AnomalySpec(EventKind.SENSOR_DRIFT, Severity.INFO, (14 * DAY_S, 30 * DAY_S),
+                                dynamic=True),
     "battery_dead": BATTERY_DEAD,
     "silent": SILENT,
 }
@@ -161,13 +163,21 @@ class DeviceModel:
     def active(self, kind: str) -> Injection | None:
         return self.act.get(kind)
 
-    def sensor_faults(self, value: float, ts_ns: int, drift_per_day: str) -> float:
+    def sensor_faults(self, value: float, ts_ns: int, drift_per_day: str,
+                      drift_label_at: float = 0.0) -> float:
         """What the sensor reports for ``value``: under ``sensor_drift`` it is
-        off by the injection's ``params[drift_per_day]`` per day since it began;
-        under ``sensor_stuck`` it repeats what it reported when it stuck."""
+        off by the injection's ``params[drift_per_day]`` per day since it began
+        (labelled ``sensor_drift`` from when the offset reaches
+        ``drift_label_at`` — twice the sensor's stated accuracy: before that it
+        reads within its specification — until the injection ends); under
+        ``sensor_stuck`` it repeats what it reported when it stuck."""
         drift = self.act.get("sensor_drift")
         if drift is not None:
-            value += drift.params[drift_per_day] * (ts_ns - drift.start_ns) / NS / DAY_S
+            offset = drift.params[drift_per_day] * (ts_ns - drift.start_ns) / NS / DAY_S
+            value += offset
+            if abs(offset) >= drift_label_at and not drift.params.get("labelled"):
+                drift.params["labelled"] = True
+                self.add_label(EventKind.SENSOR_DRIFT, ts_ns, drift.end_ns, Severity.INFO)
         if self.act.get("sensor_stuck"):
             if self._stuck_value is None:
                 self._stuck_value = value

@@ -14,8 +14,10 @@ temperature, a little warmer while ponded.
 
 Anomalies: ``sudden_drop`` (levee breach / mole hole), ``inlet_left_open``
 (overflow; labelled ``water_high`` once the water is high), ``water_low``
-(no water to be had; labelled while below the stage minimum),
-``sensor_stuck``, ``sensor_drift`` (fouling, 0.5–2 cm/week), ``battery_dead``,
+(no water to be had; labelled from the farmer's round that finds the field
+below the stage minimum and cannot fill it, until the water is back at the
+minimum), ``sensor_stuck``, ``sensor_drift`` (fouling, 0.5–2 cm/week;
+labelled once the offset reaches ``DRIFT_LABEL_CM``), ``battery_dead``,
 ``silent``.
 
 >>> from simulators.weather import Weather
@@ -44,6 +46,10 @@ from .timebase import DAY_S, NS, day_index, local_date, local_hour
 from .weather import Weather
 
 H = 3600
+# A drifting level sensor is labelled from when its offset exceeds twice a
+# typical level probe's stated accuracy (±0.5 cm): before that the reading is
+# within specification and no detector could (or should) call it faulty.
+DRIFT_LABEL_CM = 1.0
 
 
 @dataclass(frozen=True)
@@ -160,11 +166,15 @@ class PaddyModel(DeviceModel):
         h = local_hour(ts_ns)
         no_water = self.act.get("water_low") is not None
         # the farmer's checks
+        failed_check = False
         for i, ch in enumerate(self.check_h):
             if h >= ch and (day, i) not in self._checks_done:
                 self._checks_done.add((day, i))
-                if st.irrigate and self.level_mm < st.low_cm * 10 and not no_water:
-                    self.inlet = True
+                if st.irrigate and self.level_mm < st.low_cm * 10:
+                    if no_water:
+                        failed_check = True  # below the minimum and no water to be had
+                    else:
+                        self.inlet = True
         if not st.irrigate or no_water or self.level_mm >= st.target_cm * 10:
             self.inlet = False
         left_open = self.act.get("inlet_left_open")
@@ -185,7 +195,7 @@ class PaddyModel(DeviceModel):
         if self.level_mm > weir_mm and (st.weir_cm > 0 or self.level_mm > 0):
             self.level_mm = weir_mm  # overflow at the outlet weir
         self.level_mm = max(self.level_mm, -60.0)
-        self._labels_for_state(ts_ns, st, left_open)
+        self._labels_for_state(ts_ns, st, left_open, failed_check)
         # water temperature
         air = self.weather.air_temp_c(ts_ns)
         depth_cm = max(self.level_mm, 0) / 10
@@ -197,7 +207,7 @@ class PaddyModel(DeviceModel):
         # what the sensor reports
         noise = 0.2 * (3.0 if self.battery < 10 else 1.0)
         reported = self.sensor_faults(max(self.level_mm, -50.0) / 10 + r.gauss(0, noise), ts_ns,
-                                      "cm_per_day")
+                                      "cm_per_day", DRIFT_LABEL_CM)
         if self.truth is not None:
             self.truth.append((ts_ns, {"level_cm": self.level_mm / 10, "inlet": inflow > 0,
                                        "stage": st.name, "rain": self.weather.rain_day_mm(day)}))
@@ -205,17 +215,21 @@ class PaddyModel(DeviceModel):
                 "water_temp_c": round(self.temp + r.gauss(0, 0.1), 1),
                 "battery_pct": round(self.battery, 1)}
 
-    def _labels_for_state(self, ts_ns: int, st: Stage, left_open: Injection | None) -> None:
+    def _labels_for_state(self, ts_ns: int, st: Stage, left_open: Injection | None,
+                          failed_check: bool = False) -> None:
         level_cm = self.level_mm / 10
         if left_open is not None and not self._high_open and level_cm >= st.target_cm + 1.5:
             self._high_open = True
             self.add_label(EventKind.WATER_HIGH, ts_ns, left_open.end_ns, Severity.WARNING)
         if left_open is None:
             self._high_open = False
-        if self.act.get("water_low") is not None and st.irrigate and level_cm < st.low_cm:
-            if self._low_since is None:
+        # Water is short once the farmer's round finds the field below the stage
+        # minimum and cannot let water in: until then a dip below the minimum is
+        # the normal irrigation routine (every field dips until the next check).
+        if self._low_since is None:
+            if failed_check and level_cm < st.low_cm:
                 self._low_since = ts_ns
-        elif self._low_since is not None and (level_cm >= st.low_cm or not st.irrigate):
+        elif level_cm >= st.low_cm or not st.irrigate:
             self._close_low(ts_ns, st)
 
     def _close_low(self, ts_ns: int, st: Stage) -> None:

@@ -251,7 +251,8 @@ class Wearable(DeviceModel):
         f["fall"] = False
         f["sos"] = False
         f["worn"] = worn
-        if event == "fall" and fall is not None:
+        if event == "fall" and fall is not None and worn:
+            # only a band on the wrist feels the impact of its wearer's fall
             f["fall"], f["fall_confidence"] = True, fall.params["confidence"]
         elif event == "false_fall" and ff is not None:
             f["fall"], f["fall_confidence"] = True, ff.params["confidence"]

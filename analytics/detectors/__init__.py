@@ -18,6 +18,7 @@ from .generic import (
     StuckDetector,
 )
 from .paddy import HeatRiskDetector, SuddenDropDetector, WaterBandDetector
+from .paddy_drift import LevelDriftDetector
 from .threshold import Thresholded
 from .univariate import UnivariateNovelty
 from .water_main import BurstDetector, TransientDetector
@@ -28,7 +29,7 @@ DETECTORS: dict[str, type[Detector]] = {c.name: c for c in (
     SilenceDetector, BaselineDetector, NightlyCusum, FallDetector, InactivityDetector,
     NotWornDetector, WanderingDetector, OffRouteDetector, LateArrivalDetector,
     UnusualDwellDetector, WaterBandDetector, HeatRiskDetector, SuddenDropDetector, BurstDetector,
-    TransientDetector, UnivariateNovelty)}
+    TransientDetector, UnivariateNovelty, LevelDriftDetector)}
 
 __all__ = [
     "DETECTORS",
@@ -40,6 +41,7 @@ __all__ = [
     "HeatRiskDetector",
     "InactivityDetector",
     "LateArrivalDetector",
+    "LevelDriftDetector",
     "LowBatteryDetector",
     "NightlyCusum",
     "NotWornDetector",

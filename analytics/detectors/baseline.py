@@ -3,8 +3,9 @@
 * :class:`BaselineDetector` — robust EW baseline of one field per hour of the
   (local) day: EW mean and EW mean absolute deviation per hour bucket (a
   global bucket until an hour has enough history). Robust z beyond
-  ``z_alarm`` and outside absolute guard rails → anomalous. Anomalous
-  readings are kept out of the baseline by the threshold wrapper.
+  ``z_guard`` (3) while outside absolute guard rails → anomalous (without
+  guard rails: beyond ``z_alarm``). Anomalous readings are kept out of the
+  baseline by the threshold wrapper.
 * :class:`NightlyCusum` — one value per night (the mean of a field over local
   hours [start, end)), standardised against the learned nights, into a
   one-sided or two-sided CUSUM (k = 0.5 σ, h = 5: ARL₀ ≈ 930 nights one-sided,
@@ -49,12 +50,16 @@ class BaselineDetector(Detector):
                  guard_high: float | None = None, buckets: int = 24, alpha: float = 0.02,
                  min_count: int = 12, min_dev: float = 0.5, min_duration: int = 2,
                  hard_low: float | None = None, hard_high: float | None = None,
-                 kind: EventKind | str | None = None) -> None:
+                 kind: EventKind | str | None = None, z_guard: float = 3.5) -> None:
         self.field, self.z_alarm, self.guard_low, self.guard_high = field, z_alarm, guard_low, \
             guard_high
         self.buckets, self.alpha, self.min_count, self.min_dev = buckets, alpha, min_count, min_dev
         self.min_duration = min_duration
         self.hard_low, self.hard_high = hard_low, hard_high  # while still learning
+        # outside the guard rails a smaller personal z is enough: the guard is
+        # the clinical criterion, the z only says it is unusual for this person
+        self.has_guards = guard_low is not None or guard_high is not None
+        self.z_guard = min(z_alarm, z_guard)
         if kind is not None:
             self.kind = EventKind(kind)  # type: ignore[misc]
         n = buckets + 1  # the last one is global
@@ -91,7 +96,8 @@ class BaselineDetector(Detector):
         if z is None:  # still learning: the hard limits alone
             return 1.0 if (self.hard_low is not None and v < self.hard_low) or \
                 (self.hard_high is not None and v > self.hard_high) else 0.0
-        if abs(z) >= self.z_alarm and self._outside_guards(v):
+        outside = self._outside_guards(v)
+        if outside and abs(z) >= (self.z_guard if self.has_guards else self.z_alarm):
             return 1.0
         return 0.5 if abs(z) >= self.z_alarm / 2 else 0.0
 

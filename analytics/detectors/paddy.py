@@ -7,7 +7,10 @@ them the early-season Mie calendar below (transplant 1 May) is assumed.
 
 * :class:`WaterBandDetector` ``side="low"`` — the smoothed level below the
   stage minimum for ``low_hours`` (longer than the farmer's twice-daily
-  round lets a normal dip last).
+  round lets a normal dip last), or still below it when a morning or evening
+  round (``ROUNDS``) has passed without the level rising by
+  ``round_rise_cm`` while it is ``round_margin_cm`` below the minimum (the
+  field was found low and no water came).
 * ``side="high"`` — at or above target + ``high_margin_cm`` for
   ``high_hours`` without falling (an inlet left open keeps the water pinned
   at the outlet weir; rain water drains away).
@@ -31,6 +34,10 @@ from .baseline import local_day
 from .generic import RateDetector
 
 NS = 1_000_000_000
+JST_S = 9 * 3600
+# The farmer's morning and evening rounds (local hours, DOMAIN.md §3): a field
+# found below the stage minimum gets water then.
+ROUNDS = ((5.5, 8.5), (16.5, 19.5))
 
 
 @dataclass(frozen=True)
@@ -87,6 +94,24 @@ def stage_for(ctx: dict[str, Any], day: int) -> Stage:
     return st
 
 
+class StageOfDay:
+    """The stage of one detector's field on a reading's local day, remembered
+    for the day (a detector asks for it on every reading)."""
+
+    __slots__ = ("ctx", "day", "stage")
+
+    def __init__(self) -> None:
+        self.ctx: dict[str, Any] | None = None
+        self.day = -1
+        self.stage: Stage = DEFAULT_CALENDAR[0]
+
+    def at(self, ctx: dict[str, Any], ts_ns: int, days_back: int = 0) -> Stage:
+        day = (ts_ns // NS + JST_S) // 86400 - days_back
+        if day != self.day or ctx is not self.ctx:
+            self.stage, self.day, self.ctx = stage_for(ctx, day), day, ctx
+        return self.stage
+
+
 def _stage_for(ctx: dict[str, Any], day: int) -> Stage:
     t = ctx.get("transplant")
     year = (dt.date(1970, 1, 1) + dt.timedelta(days=day)).year
@@ -102,13 +127,20 @@ def _stage_for(ctx: dict[str, Any], day: int) -> Stage:
 class WaterBandDetector(Detector):
     name = "water_band"
     kind = EventKind.WATER_LOW
-    STATE = ("smooth", "low_since", "high_since", "high_ref", "last_ns", "recent")
+    STATE = ("smooth", "low_since", "high_since", "high_ref", "last_ns", "recent", "rnd",
+             "missed")
 
     def __init__(self, side: str = "low", field: str = "water_level_cm", low_hours: float = 15.0,
                  low_margin_cm: float = 0.3, high_margin_cm: float = 1.5, high_hours: float = 10.0,
                  high_fall_cm: float = 0.4, smooth_s: float = 3600, flat_cm_h: float = 0.03,
-                 flat_hours: float = 4.0) -> None:
+                 flat_hours: float = 4.0, round_rise_cm: float = 0.5, round_margin_cm: float = 0.5,
+                 rounds: tuple[tuple[float, float], ...] | None = ROUNDS) -> None:
         self.side, self.field = side, field
+        self.round_rise, self.rounds = round_rise_cm, tuple(tuple(r) for r in rounds or ())
+        self.round_margin = round_margin_cm
+        self.rnd: list[float] | None = None   # the round in progress: [id, start level, max]
+        self._stage = StageOfDay()
+        self.missed = False                   # a round passed the low field without water
         self.kind = EventKind.WATER_LOW if side == "low" else EventKind.WATER_HIGH  # type: ignore
         self.low_ns, self.low_margin = int(low_hours * 3600 * NS), low_margin_cm
         self.high_margin, self.high_ns = high_margin_cm, int(high_hours * 3600 * NS)
@@ -121,6 +153,14 @@ class WaterBandDetector(Detector):
         self.high_ref: float | None = None   # smoothed level when the high run began
         self.last_ns = 0
         self._memo: tuple[Sample, Any] | None = None
+
+    def _round_id(self, ts_ns: int) -> int:
+        s = ts_ns // NS + JST_S
+        h = (s % 86400) / 3600.0   # local_hour, inline (every reading)
+        for i, (a, b) in enumerate(self.rounds):
+            if a <= h < b:
+                return s // 86400 * 4 + i
+        return -1
 
     def _next(self, x: Sample) -> tuple[float, int, int, float | None] | None:
         if self._memo is not None and self._memo[0] is x:
@@ -138,24 +178,40 @@ class WaterBandDetector(Detector):
         else:
             a = min(1.0, max(0.0, (x.ts_ns - self.last_ns) / NS / self.smooth_s))
             sm = self.smooth + a * (v - self.smooth)
-        st = stage_for(x.ctx, local_day(x.ts_ns))
+        st = self._stage.at(x.ctx, x.ts_ns)
         low_since = high_since = 0
         high_ref = None
+        rnd, missed = self.rnd, self.missed
+        if self.side == "high":   # each side keeps only its own state
+            if st.irrigated and sm >= st.target_cm + self.high_margin:
+                high_since = self.high_since or x.ts_ns
+                high_ref = self.high_ref if self.high_since else sm
+                if high_ref is not None and sm > high_ref:
+                    high_ref = sm   # falling is measured from the highest point
+            return sm, low_since, high_since, high_ref, rnd, missed
         if st.irrigated and sm < st.min_cm - self.low_margin:
             low_since = self.low_since or x.ts_ns
-        if st.irrigated and sm >= st.target_cm + self.high_margin:
-            high_since = self.high_since or x.ts_ns
-            high_ref = self.high_ref if self.high_since else sm
-            if high_ref is not None and sm > high_ref:
-                high_ref = sm   # falling is measured from the highest point
-        return sm, low_since, high_since, high_ref
+        if self.rounds:
+            rid = self._round_id(x.ts_ns)
+            if rid >= 0:
+                rnd = [rid, sm, sm] if rnd is None or rnd[0] != rid else [rid, rnd[1],
+                                                                          max(rnd[2], sm)]
+            elif rnd is not None:   # a round just ended: did the low field get water?
+                deep = st.irrigated and sm < st.min_cm - self.round_margin
+                missed = missed or (deep and rnd[2] - rnd[1] < self.round_rise)
+                rnd = None
+            if not (st.irrigated and sm < st.min_cm):
+                missed = False
+        return sm, low_since, high_since, high_ref, rnd, missed
 
     def score_one(self, x: Sample) -> float | None:
         n = self._next(x)
         if n is None:
             return None
-        sm, low_since, high_since, high_ref = n
+        sm, low_since, high_since, high_ref, _, missed = n
         if self.side == "low":
+            if missed:
+                return 1.0
             if not low_since:
                 return 0.0
             return 1.0 if x.ts_ns - low_since >= self.low_ns else 0.5
@@ -191,7 +247,7 @@ class WaterBandDetector(Detector):
             self.recent.append([x.ts_ns, x.num(self.field)])
             while self.recent and x.ts_ns - self.recent[0][0] > self.flat_ns:
                 self.recent.pop(0)
-        self.smooth, self.low_since, self.high_since, self.high_ref = n
+        self.smooth, self.low_since, self.high_since, self.high_ref, self.rnd, self.missed = n
         if self.high_since and self.high_ref is not None and self.high_ref - self.smooth > \
                 self.high_fall:
             self.high_since, self.high_ref = x.ts_ns, self.smooth  # draining: restart the clock
@@ -219,10 +275,10 @@ class SuddenDropDetector(RateDetector):
         super().__init__(field, max_drop_per_h=max_drop_per_h, window_s=window_s,
                          min_points=min_points, min_duration=min_duration,
                          kind=EventKind.SUDDEN_DROP)
+        self._today, self._before = StageOfDay(), StageOfDay()
 
     def score_one(self, x: Sample) -> float | None:
-        day = local_day(x.ts_ns)
-        today, before = stage_for(x.ctx, day), stage_for(x.ctx, day - 1)
+        today, before = self._today.at(x.ctx, x.ts_ns), self._before.at(x.ctx, x.ts_ns, 1)
         if today is not before and (not today.irrigated or today.weir_cm < before.weir_cm):
             return 0.0 if x.num(self.field) is not None else None
         return super().score_one(x)
@@ -237,6 +293,7 @@ class HeatRiskDetector(Detector):
     def __init__(self, field: str = "water_temp_c", mean_c: float = 30.0, days: int = 3) -> None:
         self.field, self.mean_c, self.days = field, mean_c, days
         self.day, self.acc, self.n, self.hot_days = -1, 0.0, 0, 0
+        self._stage = StageOfDay()
 
     def _hot_days_after(self, x: Sample) -> int:
         day = local_day(x.ts_ns)
@@ -248,7 +305,7 @@ class HeatRiskDetector(Detector):
     def score_one(self, x: Sample) -> float | None:
         if x.num(self.field) is None:
             return None
-        st = stage_for(x.ctx, local_day(x.ts_ns))
+        st = self._stage.at(x.ctx, x.ts_ns)
         if st.name not in ("heading", "ripening"):
             return 0.0
         return 1.0 if self._hot_days_after(x) >= self.days else 0.0

@@ -45,8 +45,9 @@ class BurstDetector(Detector):
     drop of ``pressure_drop`` MPa — the local loss at the burst. Morning
     ramps move flow and pressure together along the fitted curve and leave
     no residual. The finding stays open while the flow stays above the
-    pre-burst baseline. The first ``warmup`` readings (a day at 5 minutes)
-    only learn: without the curve, daily ramps look like bursts."""
+    pre-burst baseline. During the first ``warmup`` readings (a day at 5
+    minutes) the curve is still unknown and daily ramps would look like
+    bursts, so only a much larger one-reading step counts (:meth:`_warm_onset`)."""
 
     name = "burst"
     kind = EventKind.BURST
@@ -57,7 +58,10 @@ class BurstDetector(Detector):
     def __init__(self, flow_step: float = 0.2, pressure_drop: float = 0.015,
                  resid_flow: float = 0.25, slots: int = 48, alpha: float = 0.1,
                  fit_alpha: float = 0.003, min_slot_n: int = 4, max_hours: float = 24.0,
-                 warmup: int = 288) -> None:
+                 warmup: int = 288, warm_flow_step: float = 0.4,
+                 warm_drop_mpa: float = 0.03, max_learn_mpa: float = 0.74) -> None:
+        self.warm_flow_step, self.warm_drop = warm_flow_step, warm_drop_mpa
+        self.max_learn_mpa = max_learn_mpa
         self.flow_step, self.pressure_drop, self.resid_flow = flow_step, pressure_drop, \
             resid_flow
         self.slots, self.alpha, self.fit_alpha, self.min_slot_n = slots, alpha, fit_alpha, \
@@ -96,6 +100,8 @@ class BurstDetector(Detector):
     def _onset(self, q: float, p: float, ts_ns: int) -> bool:
         if p == self.prev_p and self.p_repeats >= 2:
             return False
+        if self.n < self.warmup:
+            return self._warm_onset(q, p)
         r = self.residual(q, p)
         if r is None or r > -self.pressure_drop or self.prev_flow is None:
             return False
@@ -104,6 +110,17 @@ class BurstDetector(Detector):
             return True
         s = self._slot(ts_ns)
         return self.slot_n[s] >= self.min_slot_n and q - self.slot_flow[s] >= self.resid_flow * m
+
+    def _warm_onset(self, q: float, p: float) -> bool:
+        """Before the curve is learned: only a step far beyond any demand
+        ramp (flow up by ``warm_flow_step`` × the larger of the mean and the
+        previous flow within one reading, pressure down by ``warm_drop_mpa``) —
+        a burst in the first day of a monitor's life is still a burst."""
+        if self.n < 12 or self.prev_flow is None or self.prev_p is None:
+            return False
+        m = max(self.mean_flow, self.prev_flow, 1e-6)   # the night mean is no scale
+        return q - self.prev_flow >= self.warm_flow_step * m and \
+            p - self.prev_p <= -self.warm_drop
 
     def _ongoing(self, q: float, ts_ns: int) -> bool:
         if not self.in_burst or ts_ns - self.burst_since > self.max_ns:
@@ -139,7 +156,11 @@ class BurstDetector(Detector):
             z = self._z(q)
             f = self.fit
             raw = None if r is None else r + self.resid_ew
-            if raw is None or abs(raw) < 0.05:  # a failed valve does not bend the curve
+            # a failed pressure-reducing valve (pressure well above the curve, or
+            # above the 0.74 MPa standard even before the curve is known) does
+            # not bend the curve; readings below it are learned, so a curve bent
+            # early (a valve failure on the first day) straightens out again
+            if p <= self.max_learn_mpa and (raw is None or raw < 0.05):
                 b = max(self.fit_alpha, 1.0 / (self.n + 1))
                 for i, v in enumerate((z, p, z * z, z * p)):
                     f[i] += b * (v - f[i])

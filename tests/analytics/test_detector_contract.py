@@ -159,6 +159,24 @@ def stream_sudden_drop(rnd):
             for x, a in stream_rate(rnd)]
 
 
+def stream_level_drift(rnd):
+    """Intermittent irrigation (target 4 cm): a daily fill at the 06:30
+    round from about 0.6 cm to the target, a slow fall until the next; from
+    day 8 the sensor reads 1.5 cm low."""
+    out = []
+    t0 = local_ns(2026, 6, 10, 0)
+    for i in range(16 * 144):
+        day, h = i // 144, (i % 144) / 6
+        if 6.5 <= h < 8.9:
+            lv = 0.63 + 1.6 * (h - 6.5)
+        else:
+            lv = 4.3 - 0.17 * ((h - 8.9) % 24)
+        off = -1.5 if day >= 8 else 0.0
+        out.append((Sample(t0 + i * 600 * NS, {"water_level_cm": lv + off + rnd.gauss(0, 0.1)},
+                           {"transplant": "2026-04-20"}), day >= 8))
+    return out
+
+
 def stream_heat(rnd):
     out = []
     for i in range(24 * 10):
@@ -210,6 +228,7 @@ CASES = {
     "water_band": ({"side": "low"}, stream_paddy_low),
     "sudden_drop": ({"min_points": 6}, stream_sudden_drop),
     "heat_risk": ({}, stream_heat),
+    "level_drift": ({}, stream_level_drift),
     "burst": ({}, stream_burst),
     "transient": ({}, stream_transient),
     "univariate": ({}, stream_univariate),

@@ -48,3 +48,24 @@ def test_small_scenario_classes_are_found(tmp_path):
     out = CliRunner().invoke(app, ["evaluate", "scenario", str(tmp_path)])
     assert out.exit_code == 0, out.output
     assert "fall_flagged" in out.output and "recall" in out.output
+
+
+def test_labels_the_sensor_cannot_show_are_unobservable():
+    from analytics.evaluate import _observable
+    from mimamori.contracts import EventKind, Family, Reading
+    from mimamori.offline import Label
+
+    ns = 10**9
+    low = Label("p1", EventKind.WATER_LOW, 100 * ns, 200 * ns)
+    rs = [Reading("p1", "paddy_v1", Family.PADDY, "f", t * ns, {"water_level_cm": 2.0})
+          for t in range(0, 300, 10)]
+    assert _observable(low, rs, [])
+    assert not _observable(low, rs, [], faulty=[(50 * ns, 250 * ns)])   # a drifting sensor
+    assert _observable(low, rs, [], faulty=[(150 * ns, 250 * ns)])      # began after the start
+    fall = Label("w1", EventKind.FALL, 100 * ns, 200 * ns)
+
+    def band(worn_at_fall):
+        return [Reading("w1", "wearable_v1", Family.WEARABLE, "h", t * ns,
+                        {"worn": worn_at_fall if t <= 100 else True}) for t in range(0, 400, 100)]
+    assert _observable(fall, band(True), [])
+    assert not _observable(fall, band(False), [])   # put on again later: still unobservable

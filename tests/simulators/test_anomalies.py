@@ -157,3 +157,51 @@ def test_battery_dead_on_an_already_empty_battery_does_not_crash():
         {"device": "paddy-0001", "kind": "battery_dead", "at": "1d", "duration": "6h"}])
     assert EventKind.LOW_BATTERY in [lb.kind for lb in labels]
     assert not [ts for ts, _ in rows if ts >= sc.start_ns + 12 * H]
+
+
+def test_pressure_high_is_labelled_only_while_the_pressure_is_above_the_standard():
+    # a failed pressure-reducing valve: the label spans the readings above
+    # 0.74 MPa (the head loss at the daytime peaks may keep it below)
+    sc, m, rows, labels = _one("water_main", [
+        {"device": "watermain-0001", "kind": "pressure_high", "at": "1d", "duration": "12h",
+         "params": {"extra_mpa": 0.36}}], params={"static_mpa": 0.45})
+    (lb,) = [lb for lb in labels if lb.kind is EventKind.PRESSURE_OUT_OF_RANGE]
+    high = [ts for ts, f in rows if f["pressure_mpa"] > 0.745]
+    assert high and lb.start_ns - 600 * NS <= high[0] and high[-1] <= lb.end_ns + 600 * NS
+    # a valve that never lifts the pressure above the standard leaves no label
+    sc, m, rows, labels = _one("water_main", [
+        {"device": "watermain-0001", "kind": "pressure_high", "at": "1d", "duration": "12h",
+         "params": {"extra_mpa": 0.1}}], params={"static_mpa": 0.45})
+    assert not [lb for lb in labels if lb.kind is EventKind.PRESSURE_OUT_OF_RANGE]
+
+
+def test_sensor_drift_is_labelled_once_the_offset_exceeds_the_sensor_accuracy():
+    sc, m, rows, labels = _one("paddy", [
+        {"device": "paddy-0001", "kind": "sensor_drift", "at": "1d", "duration": "10d",
+         "params": {"cm_per_day": 0.25}}], duration="12d")
+    (lb,) = [lb for lb in labels if lb.kind is EventKind.SENSOR_DRIFT]
+    # 1 cm at 0.25 cm/day: four days after the drift began, until it ends
+    assert abs((lb.start_ns - sc.start_ns) / H - 5 * 24) < 0.5
+    assert lb.end_ns == sc.start_ns + 11 * 24 * H
+
+
+def test_water_low_is_labelled_from_the_farmers_round_that_finds_no_water():
+    sc, m, rows, labels = _one("paddy", [
+        {"device": "paddy-0001", "kind": "water_low", "at": "1d", "duration": "4d"}],
+        duration="6d", params={"transplant": "2026-04-25"}, seed=8)
+    lows = [lb for lb in labels if lb.kind is EventKind.WATER_LOW]
+    assert lows
+    for lb in lows:   # each starts at a morning or evening round, below the minimum
+        hour = ((lb.start_ns // NS + 9 * 3600) % 86400) / 3600
+        assert 5.5 <= hour <= 8 or 16.5 <= hour <= 19
+        during = _between(rows, lb.start_ns, lb.end_ns)
+        assert during and statistics.median(f["water_level_cm"] for f in during) < 1.5
+
+
+def test_a_band_off_the_wrist_does_not_flag_its_wearers_fall():
+    sc, m, rows, labels = _one("wearable", [
+        {"device": "wearable-0001", "kind": "not_worn", "at": "1d8h", "duration": "14h"},
+        {"device": "wearable-0001", "kind": "fall", "at": "1d10h", "duration": "40m",
+         "params": {"detected": True}}])
+    assert [lb for lb in labels if lb.kind is EventKind.FALL]   # the fall happened
+    assert not [ts for ts, f in rows if f["fall"]]               # the band on the table felt nothing

@@ -1,0 +1,212 @@
+"""A paddy level sensor that drifts (fouling, a pressure-probe offset).
+
+A field gives the sensor two references it cannot fake (DOMAIN.md §3):
+
+* **the farmer's fill** — at the morning or evening round, a field below
+  the stage minimum gets water until it reaches the stage *target*; the
+  inlet is then closed, so the level where a steady rise that began at a
+  round stops is the target (plus a little overshoot). A sensor whose fills
+  keep stopping ``offset_cm`` away from the target is off by that much.
+  Only rises from near the minimum (below it + ``start_above_min``) count,
+  and none that stops at the weir (± ``weir_band``: rain overflowing, not
+  the farmer's fill).
+* **the outlet weir** — water cannot stand above the weir board (it
+  overflows), so a smoothed level above the stage's weir by ``offset_cm``
+  for ``weir_hours`` is a sensor reading high.
+
+The stage (target, weir) comes from the field's crop calendar
+(:func:`~analytics.detectors.paddy.stage_for`). Rises are found with a
+least-squares slope over the last hour; the stop level is the highest
+3-reading mean of the rise and the hour after it. The median of the last ``fills`` fill offsets is
+the drift estimate. O(1) per reading (a few short lists).
+
+>>> d = LevelDriftDetector()
+>>> ctx = {"transplant": "2026-04-20"}   # intermittent irrigation in June: target 4 cm
+>>> t0 = 1_781_000_000 * NS - (1_781_000_000 + 9 * 3600) % 86400 * NS   # a local midnight
+>>> def day(d0, offset):   # a fill at 06:30 from 0.5 cm to just over the target, then a slow fall
+...     out = []
+...     for i in range(144):
+...         h = i / 6
+...         lv = 0.5 + min(max(h - 6.5, 0) * 1.5, 3.8) - max(h - 9, 0) * 0.1
+...         ts = t0 + (d0 * 86400 + i * 600) * NS
+...         out.append(Sample(ts, {"water_level_cm": lv + offset}, ctx))
+...     return out
+>>> for x in day(0, 0.0) + day(1, 0.0):
+...     d.learn_one(x)
+>>> d.score_one(day(2, 0.0)[0])
+0.0
+>>> for x in day(3, -1.5) + day(4, -1.5):
+...     d.learn_one(x)
+>>> d.score_one(day(5, -1.5)[0]), d.evidence()["drift_cm"]
+(1.0, -1.53)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mimamori.contracts import EventKind, Severity
+
+from .base import Detector, Sample
+from .baseline import local_day, local_hour
+from .paddy import ROUNDS, StageOfDay, stage_for
+
+NS = 1_000_000_000
+H_NS = 3600 * NS
+
+
+class LevelDriftDetector(Detector):
+    name = "level_drift"
+    kind = EventKind.SENSOR_DRIFT
+    severity = Severity.INFO
+    STATE = ("recent", "rise", "settle", "offsets", "smooth", "last_ns", "above_since")
+
+    def __init__(self, field: str = "water_level_cm", offset_cm: float = 0.8,
+                 overshoot_cm: float = 0.3, fills: int = 3, rise_cm_h: float = 0.6,
+                 stop_cm_h: float = 0.25, min_rise_cm: float = 1.0,
+                 rounds: tuple[tuple[float, float], ...] = ROUNDS,
+                 weir_hours: float = 3.0, smooth_s: float = 3600, start_above_min: float = 1.5,
+                 weir_band: float = 0.4) -> None:
+        self.start_above_min, self.weir_band = start_above_min, weir_band
+        self.field, self.offset, self.overshoot, self.fills = field, offset_cm, overshoot_cm, fills
+        self.rise_cm_h, self.stop_cm_h, self.min_rise = rise_cm_h, stop_cm_h, min_rise_cm
+        self.rounds = tuple(tuple(r) for r in rounds)
+        self.weir_ns, self.smooth_s = int(weir_hours * H_NS), smooth_s
+        self.recent: list[list[float]] = []   # [ts_ns, level] of the last hour
+        # a rise in progress: [start_ns, peak, start_level, from_a_round (0/1)] or []
+        self.rise: list[float] = []
+        # the hour after a rise: [end_ns, peak, start_level, from_a_round] or []
+        self.settle: list[float] = []
+        self.offsets: list[float] = []        # stop level − target of the last fills
+        self.smooth: float | None = None
+        self.last_ns = 0
+        self.above_since = 0
+        self._memo: tuple[Sample, int, float] | None = None
+        self._drift: float | None | bool = False   # False: not computed yet
+        self._stage = StageOfDay()
+
+    # -- the estimate ------------------------------------------------------
+    def drift_cm(self) -> float | None:
+        if self._drift is False:
+            self._drift = self._drift_now()
+        return self._drift  # type: ignore[return-value]
+
+    def _drift_now(self) -> float | None:
+        if len(self.offsets) < self.fills:
+            return None
+        xs = sorted(self.offsets[-self.fills:])
+        n = len(xs)
+        med = xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
+        return med - self.overshoot
+
+    def _smooth_with(self, x: Sample, v: float) -> float:
+        if self.smooth is None or not self.last_ns:
+            return v
+        a = min(1.0, max(0.0, (x.ts_ns - self.last_ns) / NS / self.smooth_s))
+        return self.smooth + a * (v - self.smooth)
+
+    def _above_since_with(self, x: Sample, v: float) -> int:
+        memo = self._memo
+        if memo is not None and memo[0] is x:
+            return memo[1]
+        st = self._stage.at(x.ctx, x.ts_ns)
+        since = 0
+        sm = self._smooth_with(x, v)
+        if st.irrigated and st.weir_cm > 0 and sm > st.weir_cm + self.offset:
+            since = self.above_since or x.ts_ns
+        self._memo = (x, since, sm)
+        return since
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        super().load_state(state)
+        self._drift = False
+
+    def score_one(self, x: Sample) -> float | None:
+        v = x.num(self.field)
+        if v is None:
+            return None
+        since = self._above_since_with(x, v)
+        if since and x.ts_ns - since >= self.weir_ns:
+            return 1.0
+        d = self.drift_cm()
+        if d is None:
+            return 0.0
+        if abs(d) >= self.offset:
+            return 1.0
+        return 0.5 if abs(d) >= 0.5 * self.offset else 0.0
+
+    # -- learning ------------------------------------------------------------
+    def _slope(self) -> float | None:
+        """Least-squares slope (cm/h) of the last hour, in one pass."""
+        pts = self.recent
+        n = len(pts)
+        if n < 4:
+            return None
+        t0 = pts[0][0]
+        st = sy = stt = sty = 0.0
+        for t, y in pts:
+            t = (t - t0) / H_NS
+            st += t
+            sy += y
+            stt += t * t
+            sty += t * y
+        sxx = stt - st * st / n
+        if sxx <= 1e-12:
+            return None
+        return (sty - st * sy / n) / sxx
+
+    def _at_round(self, ts_ns: int) -> bool:
+        h = local_hour(ts_ns)
+        return any(a <= h < b for a, b in self.rounds)
+
+    def learn_one(self, x: Sample) -> None:
+        v = x.num(self.field)
+        if v is None:
+            return
+        self.above_since = self._above_since_with(x, v)
+        memo = self._memo
+        self._memo = None
+        self.smooth, self.last_ns = memo[2] if memo is not None else v, x.ts_ns
+        recent = self.recent
+        recent.append([x.ts_ns, v])
+        while recent and x.ts_ns - recent[0][0] > H_NS:
+            recent.pop(0)
+        tail = recent[-3:]
+        if self.settle:
+            end_ns, peak, start, from_round = self.settle
+            if x.ts_ns - end_ns <= H_NS:
+                self.settle[1] = max(peak, sum(y for _, y in tail) / len(tail))
+                return
+            self.settle = []
+            st = stage_for(x.ctx, local_day(int(end_ns)))
+            if from_round and st.irrigated and st.target_cm > 0 and peak - start >= self.min_rise \
+                    and start < st.min_cm + self.start_above_min and \
+                    abs(peak - st.weir_cm) > self.weir_band:
+                self.offsets = (self.offsets + [peak - st.target_cm])[-self.fills:]
+                self._drift = False
+        s = self._slope()
+        if s is None:
+            return
+        if not self.rise:
+            if s >= self.rise_cm_h:
+                last3 = sum(y for _, y in tail) / len(tail)
+                first = self.recent[0]
+                self.rise = [first[0], last3, min(y for _, y in self.recent[:2]),
+                             1.0 if self._at_round(int(first[0])) else 0.0]
+        elif s < self.stop_cm_h:
+            last3 = sum(y for _, y in tail) / len(tail)
+            self.settle = [x.ts_ns, max(self.rise[1], last3), self.rise[2], self.rise[3]]
+            self.rise = []
+        else:
+            self.rise[1] = max(self.rise[1], sum(y for _, y in tail) / len(tail))
+
+    def evidence(self, x: Sample | None = None) -> dict[str, Any]:
+        d = self.drift_cm()
+        ev: dict[str, Any] = {"field": self.field,
+                              "drift_cm": None if d is None else round(d, 2),
+                              "fill_offsets_cm": [round(o, 2) for o in self.offsets]}
+        if x is not None:
+            st = stage_for(x.ctx, local_day(x.ts_ns))
+            ev.update(stage=st.name, target_cm=st.target_cm, weir_cm=st.weir_cm,
+                      value=x.fields.get(self.field))
+        return ev
