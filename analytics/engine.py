@@ -110,20 +110,32 @@ class Engine:
 
         Readings are judged in time order per device: a duplicate or a reading
         older than the last one judged is skipped (``self.skipped``)."""
-        out = self.advance(r.ts_ns - 1)
-        dev = self.device(r)
-        if r.ts_ns <= dev.last_ns:
+        ts = r.ts_ns
+        due = self._due
+        out = self.advance(ts - 1) if due and due[0][0] < ts else []
+        dev = self.devices.get(r.device_id)
+        if dev is None or dev.profile != r.profile:
+            dev = self.device(r)
+        if ts <= dev.last_ns:
             self.skipped += 1
             return out
-        dev.last_ns = r.ts_ns
-        x = Sample(r.ts_ns, r.fields, dev.ctx)
+        dev.last_ns = ts
+        x = Sample(ts, r.fields, dev.ctx)
         for name, w in dev.wrappers.items():
             change = w.step(x)
             if change is not None:
-                f = self._transition(dev, name, w, change, r.ts_ns, x)
+                f = self._transition(dev, name, w, change, ts, x)
                 if f is not None:
                     out.append(f)
-        self._schedule(dev, r.ts_ns)
+        # _schedule(dev, ts), inlined: this runs for every reading
+        best = None
+        for w in dev.timed:
+            d = w.det.deadline_ns(ts)
+            if d is not None and d > ts and (best is None or d < best):
+                best = d
+        if best is not None and best != dev.deadline:
+            dev.deadline = best
+            heapq.heappush(due, (best, dev.device_id))
         self.readings += 1
         return out
 

@@ -227,16 +227,24 @@ class WaterBandDetector(Detector):
     def _slope_with(self, x: Sample) -> float | None:
         """Least-squares slope (cm/h) of the last ``flat_hours`` with this reading."""
         v = x.num(self.field)
-        pts = [(t, y) for t, y in self.recent if x.ts_ns - t <= self.flat_ns] + [(x.ts_ns, v)]
-        if len(pts) < 8 or v is None:
+        now, flat = x.ts_ns, self.flat_ns
+        pts = [p for p in self.recent if now - p[0] <= flat]
+        n = len(pts) + 1
+        if n < 8 or v is None:
             return None
-        n = len(pts)
-        mt = sum(t for t, _ in pts) / n
-        my = sum(y for _, y in pts) / n
-        sxx = sum((t - mt) ** 2 for t, _ in pts)
+        # the same sums in the same order as a generator over the points would
+        # make (bit-identical), as lists: this runs for every reading of a high field
+        ts = [p[0] for p in pts]
+        ts.append(now)
+        ys = [p[1] for p in pts]
+        ys.append(v)
+        mt = sum(ts) / n
+        my = sum(ys) / n
+        dts = [t - mt for t in ts]
+        sxx = sum([d ** 2 for d in dts])
         if sxx <= 0:
             return None
-        return sum((t - mt) * (y - my) for t, y in pts) / sxx * 3600 * NS
+        return sum([d * (y - my) for d, y in zip(dts, ys)]) / sxx * 3600 * NS
 
     def learn_one(self, x: Sample) -> None:
         n = self._next(x)
