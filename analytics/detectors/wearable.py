@@ -47,6 +47,9 @@ def _still(x: Sample, max_activity: float) -> bool:
         and act <= max_activity
 
 
+_NO_RUN = (0, 0.0, False, False)
+
+
 class FallDetector(Detector):
     name = "fall"
     kind = EventKind.FALL
@@ -73,6 +76,7 @@ class FallDetector(Detector):
         self.run = 0              # still readings in a row with a raised heart rate
         self.run_sum = 0.0        # their heart rates, summed
         self.run_moving = False   # the run began right after moving
+        self._memo: tuple[Sample, Any] | None = None
 
     def _flagged(self, x: Sample) -> bool:
         conf = x.num("fall_confidence")
@@ -93,30 +97,39 @@ class FallDetector(Detector):
         n, rise = (self.n_moving, self.rise_moving) if moving else (self.n_still, self.rise_still)
         return run, total, moving, run >= n and total / run >= ref + rise
 
-    def score_one(self, x: Sample) -> float | None:
+    def _eval(self, x: Sample) -> tuple[float, bool, bool, tuple[int, float, bool, bool]]:
+        """(score, flagged, still, still-fall run) of a reading, once per reading."""
+        memo = self._memo
+        if memo is not None and memo[0] is x:
+            return memo[1]
         flag = self._flagged(x)
         still = _still(x, self.max_activity)
+        run = self._still_fall(x, still) if still else _NO_RUN
         if flag:
-            return 1.0 if still else 0.5
-        if self.pending_ns and x.ts_ns - self.pending_ns <= self.confirm_ns:
-            return 1.0 if still else 0.0
-        if self.confirmed and still:
-            return 0.5   # still lying: keep the finding open
-        if self.still_falls and still and self._still_fall(x, still)[3]:
-            return 1.0
-        return 0.0
+            score = 1.0 if still else 0.5
+        elif self.pending_ns and x.ts_ns - self.pending_ns <= self.confirm_ns:
+            score = 1.0 if still else 0.0
+        elif self.confirmed and still:
+            score = 0.5   # still lying: keep the finding open
+        else:
+            score = 1.0 if run[3] else 0.0
+        out = (score, flag, still, run)
+        self._memo = (x, out)
+        return out
+
+    def score_one(self, x: Sample) -> float | None:
+        return self._eval(x)[0]
 
     def learn_one(self, x: Sample) -> None:
-        s = self.score_one(x)
-        still = _still(x, self.max_activity)
-        run, total, moving, _ = self._still_fall(x, still)
-        hr = x.num("heart_rate_bpm")
+        s, flagged, still, (run, total, moving, _) = self._eval(x)
+        self._memo = None
         if not still:
             self.moved_at_ns = x.ts_ns
         if run:
             self.run, self.run_sum, self.run_moving = run, total, moving
         else:
             self.run, self.run_sum, self.run_moving = 0, 0.0, False
+            hr = x.num("heart_rate_bpm")
             if hr is not None and self.guard[0] <= hr <= self.guard[1]:
                 if self.hr_ref is None:
                     self.hr_ref = hr
@@ -124,7 +137,7 @@ class FallDetector(Detector):
                     a = min(1.0, max(0.0, (x.ts_ns - self.ref_ns) / NS / self.ref_s))
                     self.hr_ref += a * (hr - self.hr_ref)
                 self.ref_ns = x.ts_ns
-        if self._flagged(x):
+        if flagged:
             self.pending_ns = 0 if s == 1.0 else x.ts_ns
             self.confirmed = s == 1.0
             return
