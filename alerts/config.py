@@ -1,5 +1,5 @@
-"""Alerts configuration: ``alerts.toml`` (path in ``$MIMAMORI_ALERTS_CONFIG``,
-else ``{state_dir}/alerts.toml``), validated when loaded, never connecting.
+"""Alerts configuration: ``alerts.toml`` (the ``alerts_config`` setting,
+e.g. ``$MIMAMORI_ALERTS_CONFIG``, else ``{state_dir}/alerts.toml``), validated when loaded, never connecting.
 Every key has a default, so no file is needed to start.
 
 >>> c = AlertsConfig()
@@ -9,7 +9,6 @@ Every key has a default, so no file is needed to start.
 
 from __future__ import annotations
 
-import os
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -94,12 +93,11 @@ class AlertsConfig(BaseModel):
 
 
 def load_alerts_config(settings=None, path: Path | str | None = None) -> AlertsConfig:
-    """From ``path``, ``$MIMAMORI_ALERTS_CONFIG`` or ``{state_dir}/alerts.toml``."""
-    if path is None:
-        env = os.environ.get("MIMAMORI_ALERTS_CONFIG")
-        if env:
-            path = Path(env)
-        elif settings is not None:
+    """From ``path``, the ``alerts_config`` setting or ``{state_dir}/alerts.toml``."""
+    if path is None and settings is not None:
+        if settings.alerts_config is not None:
+            path = settings.alerts_config
+        else:
             candidate = Path(settings.state_dir) / "alerts.toml"
             path = candidate if candidate.exists() else None
     if path is None:

@@ -14,7 +14,6 @@ them explicitly.
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,8 +60,8 @@ def _port(explicit: int | None, plan: str, what: str) -> int:
 
 
 def start_demo_outbox(settings: Settings) -> DemoOutbox:
-    """Start both stand-ins and point the alerts stage at them (through
-    ``$MIMAMORI_ALERTS_CONFIG``, unless the user set one already)."""
+    """Start both stand-ins and write an alerts config that points at them
+    (``config_path``: the demo uses it unless the user set ``alerts_config``)."""
     smtp_port = _port(settings.demo.smtp_port, "smtp_standin", "SMTP server")
     line_port = _port(settings.demo.line_port, "line_standin", "LINE stand-in")
     outbox = Path(settings.state_dir).resolve() / "outbox"
@@ -79,7 +78,6 @@ def start_demo_outbox(settings: Settings) -> DemoOutbox:
         f'base_url = "{line.base_url}"\n'
         'channel_access_token = "standin-token"\n'
         'channel_secret = "standin-secret"\n', encoding="utf-8")
-    os.environ.setdefault("MIMAMORI_ALERTS_CONFIG", str(path))
     return DemoOutbox(smtp, line, path)
 
 

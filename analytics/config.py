@@ -136,7 +136,8 @@ BUILDERS: dict[str, Callable[[str, dict[str, Any], int], list[tuple[str, Factory
         low=float(p.get("below_pct", 15.0)))),
     "sos": lambda f, p, i: _one("sos", lambda: FlagDetector("sos")),
     "fall": lambda f, p, i: _one("fall", lambda: FallDetector(
-        min_confidence=float(p.get("min_confidence", 0.0)))),
+        min_confidence=float(p.get("min_confidence", 0.0)),
+        still_falls=bool(p.get("unflagged", True)))),
     "inactivity": _inactivity,
     "heart_rate": lambda f, p, i: _one("heart_rate", lambda: BaselineDetector(
         "heart_rate_bpm", z_alarm=float(p.get("robust_z", 4.0)), guard_low=50.0,

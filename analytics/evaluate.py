@@ -16,7 +16,8 @@ findings that overlap a label / opened findings; a false alert is an opened
 finding that overlaps no label. Delay = the first overlapping finding's
 opening (or the label start, if it was already open) − label start.
 ``fall_flagged`` is the subset of fall labels whose device sent its fall
-flag; ``*_within_interval`` is recall counting only detections within one
+flag, ``fall_unflagged`` the rest (found from stillness and heart rate; its
+precision/false-alert columns are left empty — a fall finding is one kind); ``*_within_interval`` is recall counting only detections within one
 reporting interval of the start.
 """
 
@@ -154,9 +155,9 @@ def evaluate_dir(data_dir: Path | str, holidays: list[str] | None = None,
         used: set[int] = set()
         for lb in dev_labels:
             classes = [lb.kind.value]
-            if lb.kind.value == "fall" and any(lb.start_ns <= t <= lb.start_ns + 60 * NS
-                                               for t in flagged):
-                classes.append("fall_flagged")
+            if lb.kind.value == "fall":
+                classes.append("fall_flagged" if any(lb.start_ns <= t <= lb.start_ns + 60 * NS
+                                                     for t in flagged) else "fall_unflagged")
             hits = sorted((max(t0, lb.start_ns), i) for i, (k, t0, t1) in enumerate(spans)
                           if k == lb.kind.value and t0 <= lb.end_ns + late_s * NS
                           and t1 >= lb.start_ns - early_s * NS)
@@ -184,8 +185,9 @@ def evaluate_dir(data_dir: Path | str, holidays: list[str] | None = None,
                 stats["fall_flagged"].opened += 1
                 stats["fall_flagged"].matching += int(i in used)
     for kind, st in stats.items():
-        base = "fall" if kind == "fall_flagged" else kind
-        st.device_days = sum(d for fam, d in family_days.items() if base in kinds_of_family[fam])
+        base = "fall" if kind.startswith("fall_") else kind
+        st.device_days = 0.0 if kind == "fall_unflagged" else \
+            sum(d for fam, d in family_days.items() if base in kinds_of_family[fam])
     return {"scenario": meta.get("scenario"), "seed": meta.get("seed"),
             "devices": len(by_device), "readings": readings_total, "opened": findings_total,
             "device_days": round(sum(family_days.values()), 1),

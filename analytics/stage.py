@@ -163,7 +163,10 @@ class AnalyticsStage:
                 self.train_now()
                 wait = self.site_cfg.retrain_s
             except Exception as exc:  # noqa: BLE001 — InfluxDB away: try again later
-                log.warning("analytics: site model training failed: %s", exc)
+                if "database not found" in str(exc):  # a new installation: nothing stored yet
+                    log.info("analytics: no history in InfluxDB yet; site models wait for it")
+                else:
+                    log.warning("analytics: site model training failed: %s", exc)
                 wait = min(300.0, self.site_cfg.retrain_s)
 
     def _score_site(self, key: tuple[str, str]) -> list[Finding]:

@@ -212,6 +212,8 @@ def demo(
             outbox = start_demo_outbox(s)  # local SMTP server + LINE stand-in
         except DemoPortTaken as exc:
             raise Fail(str(exc)) from None
+        if s.alerts_config is None:  # alerts go to the stand-ins
+            s = _state["settings"] = s.model_copy(update={"alerts_config": outbox.config_path})
 
         def with_sim(platform) -> None:
             from .mqtt_auth import with_stage_credentials

@@ -238,6 +238,9 @@ class Settings(BaseSettings):
     lorawan: LorawanSettings = LorawanSettings()
     gateway: GatewaySettings = GatewaySettings()
     demo: DemoSettings = DemoSettings()
+    # The alerts stage's routing, policies and notifiers (alerts.toml); by
+    # default {state_dir}/alerts.toml when it exists, else built-in defaults.
+    alerts_config: Path | None = None
 
     @classmethod
     def settings_customise_sources(

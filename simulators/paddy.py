@@ -50,6 +50,14 @@ H = 3600
 # typical level probe's stated accuracy (±0.5 cm): before that the reading is
 # within specification and no detector could (or should) call it faulty.
 DRIFT_LABEL_CM = 1.0
+# A water shortage is labelled only when a reading can tell it from the routine:
+# the level must fall at least the probe's accuracy (0.5 cm) below the stage
+# minimum (closer, it reads as "at the minimum"), and the shortage must outlast
+# LOW_LABEL_MIN_S — rain that refills the field within that time after the
+# round raises the level just as the opened inlet of a normal round would
+# (10–25 mm/h), and the field has its water back before anyone could act.
+LOW_LABEL_BELOW_CM = 0.5
+LOW_LABEL_MIN_S = 3 * H
 
 
 @dataclass(frozen=True)
@@ -119,6 +127,8 @@ class PaddyModel(DeviceModel):
         self.inlet = False
         self._high_open = False
         self._low_since: int | None = None
+        self._low_min_cm = self._low_ref_cm = 0.0   # lowest level / the stage minimum
+        self.unlabelled_lows = 0        # shortages too small or short to show (above)
         self._checks_done: set[tuple[int, int]] = set()
 
     def describe(self) -> dict:
@@ -228,14 +238,20 @@ class PaddyModel(DeviceModel):
         # the normal irrigation routine (every field dips until the next check).
         if self._low_since is None:
             if failed_check and level_cm < st.low_cm:
-                self._low_since = ts_ns
+                self._low_since, self._low_min_cm, self._low_ref_cm = ts_ns, level_cm, st.low_cm
         elif level_cm >= st.low_cm or not st.irrigate:
             self._close_low(ts_ns, st)
+        else:
+            self._low_min_cm = min(self._low_min_cm, level_cm)
 
     def _close_low(self, ts_ns: int, st: Stage) -> None:
         sev = Severity.CRITICAL if st.critical else Severity.WARNING
         assert self._low_since is not None
-        self.add_label(EventKind.WATER_LOW, self._low_since, ts_ns, sev)
+        if self._low_ref_cm - self._low_min_cm >= LOW_LABEL_BELOW_CM and \
+                ts_ns - self._low_since >= LOW_LABEL_MIN_S * NS:
+            self.add_label(EventKind.WATER_LOW, self._low_since, ts_ns, sev)
+        else:
+            self.unlabelled_lows += 1
         self._low_since = None
 
     def finish(self):

@@ -8,9 +8,10 @@ them the early-season Mie calendar below (transplant 1 May) is assumed.
 * :class:`WaterBandDetector` ``side="low"`` — the smoothed level below the
   stage minimum for ``low_hours`` (longer than the farmer's twice-daily
   round lets a normal dip last), or still below it when a morning or evening
-  round (``ROUNDS``) has passed without the level rising by
-  ``round_rise_cm`` while it is ``round_margin_cm`` below the minimum (the
-  field was found low and no water came).
+  round (``ROUNDS``) has passed the field ``round_below_cm`` below the
+  minimum without the level rising by ``round_rise_cm``, and the level is
+  (then or later, before it is back at the minimum) ``round_margin_cm``
+  below it (the field was found low and no water came).
 * ``side="high"`` — at or above target + ``high_margin_cm`` for
   ``high_hours`` without falling (an inlet left open keeps the water pinned
   at the outlet weir; rain water drains away).
@@ -134,13 +135,16 @@ class WaterBandDetector(Detector):
                  low_margin_cm: float = 0.3, high_margin_cm: float = 1.5, high_hours: float = 10.0,
                  high_fall_cm: float = 0.4, smooth_s: float = 3600, flat_cm_h: float = 0.03,
                  flat_hours: float = 4.0, round_rise_cm: float = 0.5, round_margin_cm: float = 0.5,
+                 round_below_cm: float = 0.2,
                  rounds: tuple[tuple[float, float], ...] | None = ROUNDS) -> None:
         self.side, self.field = side, field
         self.round_rise, self.rounds = round_rise_cm, tuple(tuple(r) for r in rounds or ())
-        self.round_margin = round_margin_cm
+        self.round_margin, self.round_below = round_margin_cm, round_below_cm
         self.rnd: list[float] | None = None   # the round in progress: [id, start level, max]
         self._stage = StageOfDay()
-        self.missed = False                   # a round passed the low field without water
+        # a round passed the low field without water: 0.5 = it was below the minimum
+        # (watched), True = it is now round_margin_cm below it (alarm)
+        self.missed: bool | float = False
         self.kind = EventKind.WATER_LOW if side == "low" else EventKind.WATER_HIGH  # type: ignore
         self.low_ns, self.low_margin = int(low_hours * 3600 * NS), low_margin_cm
         self.high_margin, self.high_ns = high_margin_cm, int(high_hours * 3600 * NS)
@@ -197,11 +201,14 @@ class WaterBandDetector(Detector):
                 rnd = [rid, sm, sm] if rnd is None or rnd[0] != rid else [rid, rnd[1],
                                                                           max(rnd[2], sm)]
             elif rnd is not None:   # a round just ended: did the low field get water?
-                deep = st.irrigated and sm < st.min_cm - self.round_margin
-                missed = missed or (deep and rnd[2] - rnd[1] < self.round_rise)
+                low = st.irrigated and sm < st.min_cm - self.round_below
+                if low and rnd[2] - rnd[1] < self.round_rise:
+                    missed = missed or 0.5   # passed low, no water came: watch it
                 rnd = None
             if not (st.irrigated and sm < st.min_cm):
                 missed = False
+            elif missed and sm < st.min_cm - self.round_margin:
+                missed = True            # ... and it has fallen clearly below the minimum
         return sm, low_since, high_since, high_ref, rnd, missed
 
     def score_one(self, x: Sample) -> float | None:
@@ -210,7 +217,7 @@ class WaterBandDetector(Detector):
             return None
         sm, low_since, high_since, high_ref, _, missed = n
         if self.side == "low":
-            if missed:
+            if missed is True:
                 return 1.0
             if not low_since:
                 return 0.0

@@ -17,7 +17,10 @@ A field gives the sensor two references it cannot fake (DOMAIN.md §3):
 The stage (target, weir) comes from the field's crop calendar
 (:func:`~analytics.detectors.paddy.stage_for`). Rises are found with a
 least-squares slope over the last hour; the stop level is the highest
-3-reading mean of the rise and the hour after it. The median of the last ``fills`` fill offsets is
+3-reading mean of the rise and the hour after it; a rise that resumes
+within that hour is the same fill (``merge``: a slow inlet's rise reads
+as pauses in the noise), and a rise starts at the lowest point of the hour
+before it was seen (that is when the round opened the inlet). The median of the last ``fills`` fill offsets is
 the drift estimate. O(1) per reading (a few short lists).
 
 >>> d = LevelDriftDetector()
@@ -66,7 +69,8 @@ class LevelDriftDetector(Detector):
                  stop_cm_h: float = 0.25, min_rise_cm: float = 1.0,
                  rounds: tuple[tuple[float, float], ...] = ROUNDS,
                  weir_hours: float = 3.0, smooth_s: float = 3600, start_above_min: float = 1.5,
-                 weir_band: float = 0.4) -> None:
+                 weir_band: float = 0.4, merge: bool = True) -> None:
+        self.merge = merge
         self.start_above_min, self.weir_band = start_above_min, weir_band
         self.field, self.offset, self.overshoot, self.fills = field, offset_cm, overshoot_cm, fills
         self.rise_cm_h, self.stop_cm_h, self.min_rise = rise_cm_h, stop_cm_h, min_rise_cm
@@ -176,6 +180,10 @@ class LevelDriftDetector(Detector):
             end_ns, peak, start, from_round = self.settle
             if x.ts_ns - end_ns <= H_NS:
                 self.settle[1] = max(peak, sum(y for _, y in tail) / len(tail))
+                s = self._slope() if self.merge else None
+                if s is not None and s >= self.rise_cm_h:   # the same fill, resumed
+                    self.rise = [self.settle[0], self.settle[1], start, from_round]
+                    self.settle = []
                 return
             self.settle = []
             st = stage_for(x.ctx, local_day(int(end_ns)))
@@ -190,7 +198,10 @@ class LevelDriftDetector(Detector):
         if not self.rise:
             if s >= self.rise_cm_h:
                 last3 = sum(y for _, y in tail) / len(tail)
-                first = self.recent[0]
+                if self.merge:   # the foot of the rise: the lowest point of the hour
+                    first = min(self.recent, key=lambda p: p[1])
+                else:
+                    first = self.recent[0]
                 self.rise = [first[0], last3, min(y for _, y in self.recent[:2]),
                              1.0 if self._at_round(int(first[0])) else 0.0]
         elif s < self.stop_cm_h:

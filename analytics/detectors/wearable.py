@@ -3,7 +3,16 @@
 * :class:`FallDetector` — the device's own fall flag (an impact) confirmed by
   inactivity: still at the flagged uplink or at the next one. A false
   candidate (sitting down hard, a dropped device) is followed by motion or
-  by "not worn", and is dropped.
+  by "not worn", and is dropped. **A fall the band did not flag** shows as a
+  person who stops moving at once and whose heart rate rises while lying
+  still (pain, stress — sitting down or falling asleep lowers it): a band on
+  the wrist with no steps and activity ≤ ``max_activity`` whose heart rate
+  stays ``each_bpm`` above the person's recent level (EW mean over
+  ``ref_s``, readings outside the 50–120 bpm guard rails are not learned) and
+  on average ``rise_moving_bpm`` above it over ``n_moving`` readings when
+  they were moving within ``moved_s`` before — or ``rise_still_bpm`` over
+  ``n_still`` readings when they were already still (in bed: a fall at night
+  lifts a sleeping heart rate by far more) — is a fall too.
 * :class:`InactivityDetector` — no steps for ``hours`` of the person's
   normally-awake hours (learned per hour of day).
 * :class:`NotWornDetector` — ``worn`` false for ``hours``.
@@ -38,37 +47,97 @@ def _still(x: Sample, max_activity: float) -> bool:
         and act <= max_activity
 
 
+_NO_RUN = (0, 0.0, False, False)
+
+
 class FallDetector(Detector):
     name = "fall"
     kind = EventKind.FALL
     severity = Severity.CRITICAL
-    STATE = ("pending_ns", "confirmed")
+    STATE = ("pending_ns", "confirmed", "hr_ref", "ref_ns", "moved_at_ns", "run", "run_sum",
+             "run_moving")
 
     def __init__(self, confirm_s: float = 1200, max_activity: float = 2.0,
-                 min_confidence: float = 0.0) -> None:
+                 min_confidence: float = 0.0, still_falls: bool = True, ref_s: float = 3600,
+                 each_bpm: float = 3.0, rise_moving_bpm: float = 7.0, n_moving: int = 2,
+                 rise_still_bpm: float = 10.0, n_still: int = 3, moved_s: float = 1200,
+                 guard_bpm: tuple[float, float] = (50.0, 120.0)) -> None:
         self.confirm_ns, self.max_activity = int(confirm_s * NS), max_activity
         self.min_confidence = min_confidence
         self.pending_ns = 0       # time of an unconfirmed fall flag
         self.confirmed = False    # a confirmed fall whose person has not moved yet
+        self.still_falls, self.ref_s, self.each = still_falls, ref_s, each_bpm
+        self.rise_moving, self.n_moving = rise_moving_bpm, n_moving
+        self.rise_still, self.n_still = rise_still_bpm, n_still
+        self.moved_window_ns, self.guard = int(moved_s * NS), tuple(guard_bpm)
+        self.hr_ref: float | None = None   # the person's recent heart rate (EW mean)
+        self.ref_ns = 0
+        self.moved_at_ns = 0       # the last reading with motion
+        self.run = 0              # still readings in a row with a raised heart rate
+        self.run_sum = 0.0        # their heart rates, summed
+        self.run_moving = False   # the run began right after moving
+        self._memo: tuple[Sample, Any] | None = None
 
     def _flagged(self, x: Sample) -> bool:
         conf = x.num("fall_confidence")
         return bool(x.flag("fall")) and (conf is None or conf >= self.min_confidence)
 
-    def score_one(self, x: Sample) -> float | None:
+    def _still_fall(self, x: Sample, still: bool) -> tuple[int, float, bool, bool]:
+        """(run, run_sum, run_moving, confirmed now) after this reading."""
+        hr = x.num("heart_rate_bpm")
+        ref = self.hr_ref
+        if not (self.still_falls and still and hr is not None and ref is not None
+                and x.flag("worn") is True and hr >= ref + self.each):
+            return 0, 0.0, False, False
+        if self.run:
+            run, total, moving = self.run + 1, self.run_sum + hr, self.run_moving
+        else:
+            moving = x.ts_ns - self.moved_at_ns <= self.moved_window_ns
+            run, total = 1, hr
+        n, rise = (self.n_moving, self.rise_moving) if moving else (self.n_still, self.rise_still)
+        return run, total, moving, run >= n and total / run >= ref + rise
+
+    def _eval(self, x: Sample) -> tuple[float, bool, bool, tuple[int, float, bool, bool]]:
+        """(score, flagged, still, still-fall run) of a reading, once per reading."""
+        memo = self._memo
+        if memo is not None and memo[0] is x:
+            return memo[1]
         flag = self._flagged(x)
         still = _still(x, self.max_activity)
+        run = self._still_fall(x, still) if still else _NO_RUN
         if flag:
-            return 1.0 if still else 0.5
-        if self.pending_ns and x.ts_ns - self.pending_ns <= self.confirm_ns:
-            return 1.0 if still else 0.0
-        if self.confirmed and still:
-            return 0.5   # still lying: keep the finding open
-        return 0.0
+            score = 1.0 if still else 0.5
+        elif self.pending_ns and x.ts_ns - self.pending_ns <= self.confirm_ns:
+            score = 1.0 if still else 0.0
+        elif self.confirmed and still:
+            score = 0.5   # still lying: keep the finding open
+        else:
+            score = 1.0 if run[3] else 0.0
+        out = (score, flag, still, run)
+        self._memo = (x, out)
+        return out
+
+    def score_one(self, x: Sample) -> float | None:
+        return self._eval(x)[0]
 
     def learn_one(self, x: Sample) -> None:
-        s = self.score_one(x)
-        if self._flagged(x):
+        s, flagged, still, (run, total, moving, _) = self._eval(x)
+        self._memo = None
+        if not still:
+            self.moved_at_ns = x.ts_ns
+        if run:
+            self.run, self.run_sum, self.run_moving = run, total, moving
+        else:
+            self.run, self.run_sum, self.run_moving = 0, 0.0, False
+            hr = x.num("heart_rate_bpm")
+            if hr is not None and self.guard[0] <= hr <= self.guard[1]:
+                if self.hr_ref is None:
+                    self.hr_ref = hr
+                else:
+                    a = min(1.0, max(0.0, (x.ts_ns - self.ref_ns) / NS / self.ref_s))
+                    self.hr_ref += a * (hr - self.hr_ref)
+                self.ref_ns = x.ts_ns
+        if flagged:
             self.pending_ns = 0 if s == 1.0 else x.ts_ns
             self.confirmed = s == 1.0
             return
@@ -77,14 +146,17 @@ class FallDetector(Detector):
             self.pending_ns = 0
             return
         self.pending_ns = 0
-        self.confirmed = self.confirmed and s == 0.5
+        self.confirmed = (self.confirmed and s == 0.5) or s == 1.0
 
     def evidence(self, x: Sample | None = None) -> dict[str, Any]:
         ev: dict[str, Any] = {}
         if x is not None:
-            for k in ("fall_confidence", "activity", "steps"):
+            for k in ("fall_confidence", "activity", "steps", "heart_rate_bpm"):
                 if k in x.fields:
                     ev[k] = x.fields[k]
+            if not self._flagged(x) and self.hr_ref is not None:
+                ev["unflagged"] = True
+                ev["heart_rate_ref_bpm"] = round(self.hr_ref, 1)
         return ev
 
 

@@ -64,3 +64,23 @@ def test_tree_from_toml_shape_is_checked():
         AlertsConfig(route={"policy": "nope"})
     with pytest.raises(ValueError, match="unknown receiver"):
         AlertsConfig(route={"receivers": ["nowhere"]})
+
+
+def test_alerts_config_comes_from_the_setting_then_the_state_dir(tmp_path, monkeypatch):
+    """``alerts_config`` (also ``$MIMAMORI_ALERTS_CONFIG``) names the file;
+    without it ``{state_dir}/alerts.toml`` is read when present; a bad file is
+    refused when loaded."""
+    from alerts.config import load_alerts_config
+    from mimamori.config import load_settings
+
+    assert load_alerts_config(load_settings(state_dir=tmp_path)).flap_window_s == 300
+    (tmp_path / "alerts.toml").write_text("flap_window_s = 60\n")
+    assert load_alerts_config(load_settings(state_dir=tmp_path)).flap_window_s == 60
+    named = tmp_path / "named.toml"
+    named.write_text('flap_window_s = 30\nlatch_kinds = ["sos"]\n')
+    monkeypatch.setenv("MIMAMORI_ALERTS_CONFIG", str(named))
+    cfg = load_alerts_config(load_settings(state_dir=tmp_path))
+    assert cfg.flap_window_s == 30 and cfg.latch_kinds == ["sos"]
+    named.write_text("no_such_key = 1\n")
+    with pytest.raises(ValueError, match="no_such_key"):
+        load_alerts_config(load_settings(state_dir=tmp_path))

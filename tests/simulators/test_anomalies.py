@@ -205,3 +205,29 @@ def test_a_band_off_the_wrist_does_not_flag_its_wearers_fall():
          "params": {"detected": True}}])
     assert [lb for lb in labels if lb.kind is EventKind.FALL]   # the fall happened
     assert not [ts for ts, f in rows if f["fall"]]               # the band on the table felt nothing
+
+
+def test_a_water_shortage_too_short_or_too_shallow_to_show_is_not_labelled():
+    import random
+
+    from simulators.paddy import CALENDAR, PaddyField
+
+    m = PaddyField("paddy-0001", random.Random(3)).model
+    st = next(s for s in CALENDAR if s.name == "intermittent")   # minimum 1 cm
+    t0 = m.start_ns + 24 * H
+
+    def shortage(levels_cm, minutes):
+        n0 = len(m.labels)
+        m.level_mm = levels_cm[0] * 10
+        m._labels_for_state(t0, st, None, failed_check=True)   # the round that finds no water
+        for i, lv in enumerate(levels_cm[1:], 1):
+            m.level_mm = lv * 10
+            m._labels_for_state(t0 + i * minutes * 60 * NS // len(levels_cm), st, None)
+        m.level_mm = 15.0                                       # back above the minimum
+        m._labels_for_state(t0 + minutes * 60 * NS, st, None)
+        return [lb for lb in m.labels[n0:] if lb.kind is EventKind.WATER_LOW]
+
+    assert shortage([0.0, -0.5, -1.0], 120) == []     # rain refilled it within 2 h
+    assert shortage([0.8, 0.7, 0.8], 600) == []       # never 0.5 cm below the minimum
+    (lb,) = shortage([0.0, -0.5, -1.0], 600)          # 10 h, 2 cm below: a shortage
+    assert (lb.end_ns - lb.start_ns) / NS == 600 * 60
