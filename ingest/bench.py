@@ -38,7 +38,7 @@ import orjson
 import typer
 
 from mimamori.config import Settings, load_settings
-from mimamori.services import ServiceManager, free_port
+from mimamori.services import ServiceManager, end_children, free_port
 
 from . import loadgen
 from .influx import InfluxClient
@@ -295,13 +295,7 @@ def e2e(settings: Settings, items: list[tuple[str, bytes]], root: str, devices: 
     cpu1 = [_cpu_s(p.pid) for p in procs]
     per = {"+".join(g): round((b - a) * 1e6 / max(landed, 1), 1)
            for g, a, b in zip(stages, cpu0, cpu1)}
-    for p in procs:
-        p.terminate()
-    for p in procs:
-        try:
-            p.wait(20)
-        except subprocess.TimeoutExpired:
-            p.kill()
+    end_children(*procs)
     log.close()
     client.close()
     return {"readings_per_s": landed / (t_end - pub["t0"]),

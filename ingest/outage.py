@@ -21,7 +21,7 @@ from pathlib import Path
 from mimamori.bus import Bus, BusError
 from mimamori.config import load_settings
 from mimamori.contracts import Family, Reading, encode_envelope
-from mimamori.services import InfluxDB, ServiceManager, free_port
+from mimamori.services import InfluxDB, ServiceManager, end_children, free_port
 from mimamori.topics import Topics
 
 from .influx import InfluxClient
@@ -103,11 +103,7 @@ def run_outage(outage_s: float = 30.0, rate_per_s: int = 2000, per_msg: int = 50
         seqs = _seqs(client)
     finally:
         stop.set()
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        end_children(proc)
         log.close()
         client.close()
         mgr.down()

@@ -69,6 +69,19 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
+def end_children(*procs: subprocess.Popen, timeout: float = 20.0) -> None:
+    """Ask child processes to stop (SIGTERM, all at once), kill those that
+    are still running after ``timeout`` seconds each."""
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        try:
+            p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
 def pid_alive(pid: int | None) -> bool:
     if not pid:
         return False
