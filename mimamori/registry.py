@@ -467,16 +467,34 @@ class Registry:
 
 
 class DeviceCache:
-    """A process-local copy of the device table, refreshed when the registry's
-    change counter moves (checked at most every ``check_s`` seconds)."""
+    """A process-local copy of the device table (and, with
+    ``sites_and_people``, of the sites and people too), refreshed when the
+    registry's change counter moves (checked at most every ``check_s``
+    seconds). ``version`` is the counter the copy was taken at."""
 
-    def __init__(self, registry: Registry, check_s: float = 2.0) -> None:
+    def __init__(self, registry: Registry, check_s: float = 2.0, *,
+                 sites_and_people: bool = False) -> None:
         self.registry = registry
         self.check_s = check_s
+        self.sites_and_people = sites_and_people
         self._lock = threading.Lock()
         self._version = -1
         self._checked = 0.0
         self._devices: dict[str, Device] = {}
+        self._sites: dict[str, Any] = {}
+        self._people: dict[str, Any] = {}
+
+    @property
+    def version(self) -> int:
+        return self._version
+
+    def site(self, site_id: str) -> Any | None:
+        """From the copy taken by the last ``get``/``refresh``."""
+        return self._sites.get(site_id)
+
+    def person(self, person_id: str) -> Any | None:
+        """From the copy taken by the last ``get``/``refresh``."""
+        return self._people.get(person_id)
 
     def get(self, device_id: str) -> Device | None:
         now = time.monotonic()
@@ -500,4 +518,7 @@ class DeviceCache:
             v = self.registry.version()
             if v != self._version:
                 self._devices = {d.device_id: d for d in self.registry.devices()}
+                if self.sites_and_people:
+                    self._sites = {x.site_id: x for x in self.registry.sites()}
+                    self._people = {p.person_id: p for p in self.registry.people()}
                 self._version = v
