@@ -49,6 +49,15 @@ def apply(store, engine, f, subject="ume"):
     return ch
 
 
+def opened_and_sent(store, engine):
+    """A fall alert opened, its first notifications made and marked sent."""
+    a = apply(store, engine, finding()).alert
+    engine.tick()
+    for d in store.deliveries(a.alert_id):
+        store.finish_delivery(d.id, "sent")
+    return a
+
+
 def notified(store, alert_id):
     return sorted({(d.recipient, d.channel) for d in store.deliveries(alert_id)
                    if d.purpose == "notify"})
@@ -103,10 +112,7 @@ def test_escalation_steps_then_slowing_reminders_until_ack(world):
 
 def test_flapping_reopens_the_same_alert_and_goes_quiet(world):
     reg, store, engine = world
-    a = apply(store, engine, finding()).alert
-    engine.tick()
-    for d in store.deliveries(a.alert_id):
-        store.finish_delivery(d.id, "sent")
+    a = opened_and_sent(store, engine)
     before = len(store.deliveries(a.alert_id))
     assert apply(store, engine, finding(state=FindingState.CLEARED)).what == "resolved"
     recovery = [d for d in store.deliveries(a.alert_id) if d.purpose == "recovery"]
@@ -196,10 +202,7 @@ def test_a_finding_stored_but_never_routed_is_routed_on_redelivery(world):
 
 def test_acks_and_hand_resolutions_made_anywhere_are_announced(world):
     reg, store, engine = world
-    a = apply(store, engine, finding()).alert
-    engine.tick()
-    for d in store.deliveries(a.alert_id):
-        store.finish_delivery(d.id, "sent")
+    a = opened_and_sent(store, engine)
     # the web UI (another process) writes straight to the store
     store.acknowledge(a.alert_id, "hanako", "web")
     store.resolve(a.alert_id, "cm", "web")
