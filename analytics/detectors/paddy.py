@@ -35,6 +35,7 @@ from .baseline import local_day
 from .generic import RateDetector
 
 NS = 1_000_000_000
+H_NS = 3600 * NS
 JST_S = 9 * 3600
 # The farmer's morning and evening rounds (local hours, DOMAIN.md §3): a field
 # found below the stage minimum gets water then.
@@ -157,6 +158,8 @@ class WaterBandDetector(Detector):
         self.high_ref: float | None = None   # smoothed level when the high run began
         self.last_ns = 0
         self._memo: tuple[Sample, Any] | None = None
+        # running sums of ``recent`` for the flatness slope (derived, not state)
+        self._sums: list[float] | None = None
 
     def _round_id(self, ts_ns: int) -> int:
         s = ts_ns // NS + JST_S
@@ -232,26 +235,53 @@ class WaterBandDetector(Detector):
         return 1.0 if slope is not None and slope >= -self.flat_cm_h else 0.5
 
     def _slope_with(self, x: Sample) -> float | None:
-        """Least-squares slope (cm/h) of the last ``flat_hours`` with this reading."""
+        """Least-squares slope (cm/h) of the last ``flat_hours`` with this reading.
+
+        From running sums over ``recent`` (O(1) amortised): times in hours
+        and levels in cm relative to a reference point of the window, which
+        is moved (and the sums recomputed exactly) once it is more than
+        ``flat_hours`` old, so the sums neither lose precision nor drift."""
         v = x.num(self.field)
-        now, flat = x.ts_ns, self.flat_ns
-        pts = [p for p in self.recent if now - p[0] <= flat]
-        n = len(pts) + 1
-        if n < 8 or v is None:
+        if v is None:
             return None
-        # the same sums in the same order as a generator over the points would
-        # make (bit-identical), as lists: this runs for every reading of a high field
-        ts = [p[0] for p in pts]
-        ts.append(now)
-        ys = [p[1] for p in pts]
-        ys.append(v)
-        mt = sum(ts) / n
-        my = sum(ys) / n
-        dts = [t - mt for t in ts]
-        sxx = sum([d ** 2 for d in dts])
-        if sxx <= 0:
+        now, flat, recent = x.ts_ns, self.flat_ns, self.recent
+        s = self._sums
+        if s is None:
+            s = self._sums = self._sums_of(recent)
+        ref, yref, n, st, sy, stt, sty = s
+        i = 0
+        while i < len(recent) and now - recent[i][0] > flat:   # leaves with this reading
+            t, y = (recent[i][0] - ref) / H_NS, recent[i][1] - yref
+            n, st, sy, stt, sty = n - 1, st - t, sy - y, stt - t * t, sty - t * y
+            i += 1
+        n += 1
+        if n < 8:
             return None
-        return sum([d * (y - my) for d, y in zip(dts, ys)]) / sxx * 3600 * NS
+        t, y = (now - ref) / H_NS, v - yref
+        st, sy, stt, sty = st + t, sy + y, stt + t * t, sty + t * y
+        sxx = stt - st * st / n
+        if sxx <= 1e-12:
+            return None
+        return (sty - st * sy / n) / sxx
+
+    @staticmethod
+    def _sums_of(recent: list[list[float]]) -> list[float]:
+        """[ref_ns, ref level, n, Σt, Σy, Σt², Σty] of the window, exactly."""
+        if not recent:
+            return [0, 0.0, 0, 0.0, 0.0, 0.0, 0.0]
+        ref, yref = recent[0][0], recent[0][1]
+        st = sy = stt = sty = 0.0
+        for p in recent:
+            t, y = (p[0] - ref) / H_NS, p[1] - yref
+            st += t
+            sy += y
+            stt += t * t
+            sty += t * y
+        return [ref, yref, len(recent), st, sy, stt, sty]
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        super().load_state(state)
+        self._sums = None
 
     def learn_one(self, x: Sample) -> None:
         n = self._next(x)
@@ -259,14 +289,31 @@ class WaterBandDetector(Detector):
             return
         self._memo = None
         if self.side == "high":
-            self.recent.append([x.ts_ns, x.num(self.field)])
-            while self.recent and x.ts_ns - self.recent[0][0] > self.flat_ns:
-                self.recent.pop(0)
+            self._window_add(x.ts_ns, x.num(self.field))  # type: ignore[arg-type]
         self.smooth, self.low_since, self.high_since, self.high_ref, self.rnd, self.missed = n
         if self.high_since and self.high_ref is not None and self.high_ref - self.smooth > \
                 self.high_fall:
             self.high_since, self.high_ref = x.ts_ns, self.smooth  # draining: restart the clock
         self.last_ns = x.ts_ns
+
+    def _window_add(self, ts_ns: int, v: float) -> None:
+        """``recent`` (and its running sums, while kept) gains a point and
+        loses the ones older than ``flat_hours``."""
+        recent, s = self.recent, self._sums
+        recent.append([ts_ns, v])
+        if s is not None:
+            ref, yref, n, st, sy, stt, sty = s
+            t, y = (ts_ns - ref) / H_NS, v - yref
+            n, st, sy, stt, sty = n + 1, st + t, sy + y, stt + t * t, sty + t * y
+        while recent and ts_ns - recent[0][0] > self.flat_ns:
+            p = recent.pop(0)
+            if s is not None:
+                t, y = (p[0] - ref) / H_NS, p[1] - yref
+                n, st, sy, stt, sty = n - 1, st - t, sy - y, stt - t * t, sty - t * y
+        if s is not None:
+            # re-base (recomputed exactly, when next asked) once the reference is old
+            self._sums = [ref, yref, n, st, sy, stt, sty] \
+                if recent and recent[0][0] - ref <= self.flat_ns else None
 
     def evidence(self, x: Sample | None = None) -> dict[str, Any]:
         ev: dict[str, Any] = {"field": self.field,
