@@ -93,13 +93,14 @@ class RateDetector(Detector):
         if v is None:
             return None
         n, st, sy, stt, sty = self.sums
-        lo = self._t(x.ts_ns - self.window_ns)
+        ts, vs, t0 = self.ts, self.vs, self.t0_ns
+        lo = (x.ts_ns - self.window_ns - t0) / HOUR_NS   # self._t(), inline (every reading)
         i = 0
-        while i < len(self.ts) and self.ts[i] < lo:  # points that will have left the window
-            t, y = self.ts[i], self.vs[i]
+        while i < len(ts) and ts[i] < lo:  # points that will have left the window
+            t, y = ts[i], vs[i]
             n, st, sy, stt, sty = n - 1, st - t, sy - y, stt - t * t, sty - t * y
             i += 1
-        t = self._t(x.ts_ns)
+        t = (x.ts_ns - t0) / HOUR_NS
         n, st, sy, stt, sty = n + 1, st + t, sy + v, stt + t * t, sty + t * v
         if n < self.min_points:
             return None
@@ -126,20 +127,30 @@ class RateDetector(Detector):
             return
         if not self.ts:
             self.t0_ns, self.sums = x.ts_ns, [0.0] * 5
+        ts, vs, s = self.ts, self.vs, self.sums
         lo = self._t(x.ts_ns - self.window_ns)
-        while self.ts and self.ts[0] < lo:
-            t, y = self.ts.pop(0), self.vs.pop(0)
-            self._add(t, y, -1.0)
+        # self._add(t, y, ∓1.0), inline (every reading; the same sums bit for bit)
+        while ts and ts[0] < lo:
+            t, y = ts.pop(0), vs.pop(0)
+            s[0] -= 1.0
+            s[1] -= t
+            s[2] -= y
+            s[3] -= t * t
+            s[4] -= t * y
         t = self._t(x.ts_ns)
-        self.ts.append(t)
-        self.vs.append(v)
-        self._add(t, v, 1.0)
-        if not self.ts or len(self.ts) == 1:
+        ts.append(t)
+        vs.append(v)
+        s[0] += 1.0
+        s[1] += t
+        s[2] += v
+        s[3] += t * t
+        s[4] += t * v
+        if len(ts) == 1:
             return
-        if self.ts[0] > 1000.0:  # re-base the clock now and then (precision)
-            shift = self.ts[0]
+        if ts[0] > 1000.0:  # re-base the clock now and then (precision)
+            shift = ts[0]
             self.t0_ns += int(shift * HOUR_NS)
-            self.ts = [t - shift for t in self.ts]
+            self.ts = [t - shift for t in ts]
             self.sums = [0.0] * 5
             for t, y in zip(self.ts, self.vs):
                 self._add(t, y, 1.0)
@@ -287,6 +298,7 @@ class SilenceDetector(Detector):
         self.seen = 0
         self._ratio = math.log(self.HI / self.LO) / self.BINS
         self._cad: float | None = None
+        self._limit_ns: int | None = None   # int(limit_s() * NS), kept with _cad
 
     def _bin(self, gap: float) -> int:
         return max(0, min(self.BINS - 1, int(math.log(max(gap, self.LO) / self.LO) / self._ratio)))
@@ -309,8 +321,17 @@ class SilenceDetector(Detector):
     def limit_s(self) -> float:
         return self.factor * self.cadence_s + self.slack_s
 
+    def _limit(self) -> int:
+        lim = self._limit_ns
+        if lim is None:
+            lim = self._limit_ns = int(self.limit_s() * NS)
+        return lim
+
     def deadline_ns(self, now_ns: int | None = None) -> int | None:
-        return self.last_ns + int(self.limit_s() * NS) if self.last_ns else None
+        if not self.last_ns:
+            return None
+        lim = self._limit_ns   # self._limit(), inline: the engine asks on every reading
+        return self.last_ns + (lim if lim is not None else self._limit())
 
     def score_one(self, x: Sample) -> float | None:
         return 0.0  # a reading means the device is not silent
@@ -318,7 +339,7 @@ class SilenceDetector(Detector):
     def score_at(self, now_ns: int) -> float | None:
         if not self.last_ns:
             return None
-        return 1.0 if now_ns - self.last_ns >= int(self.limit_s() * NS) else 0.0
+        return 1.0 if now_ns - self.last_ns >= self._limit() else 0.0
 
     def learn_one(self, x: Sample) -> None:
         if self.last_ns and x.ts_ns > self.last_ns:
@@ -331,12 +352,13 @@ class SilenceDetector(Detector):
             self.hist[self._bin(gap)] += self.weight
             self.seen += 1
             if self.seen <= 2 * self.min_gaps or self.seen % 16 == 0:
-                self._cad = None  # the quantile moves slowly: recompute now and then
+                # the quantile moves slowly: recompute now and then
+                self._cad = self._limit_ns = None
         self.last_ns = max(self.last_ns, x.ts_ns)
 
     def load_state(self, state: dict[str, Any]) -> None:
         super().load_state(state)
-        self._cad = None
+        self._cad = self._limit_ns = None
 
     def evidence(self, x: Sample | None = None) -> dict[str, Any]:
         return {"last_ns": self.last_ns, "cadence_s": round(self.cadence_s, 1),

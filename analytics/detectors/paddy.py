@@ -98,19 +98,26 @@ def stage_for(ctx: dict[str, Any], day: int) -> Stage:
 
 class StageOfDay:
     """The stage of one detector's field on a reading's local day, remembered
-    for the day (a detector asks for it on every reading)."""
+    for the day (a detector asks for it on every reading: the day's bounds in
+    ns make the usual answer two integer comparisons, no division)."""
 
-    __slots__ = ("ctx", "day", "stage")
+    __slots__ = ("back", "ctx", "day", "hi_ns", "lo_ns", "stage")
 
     def __init__(self) -> None:
         self.ctx: dict[str, Any] | None = None
         self.day = -1
+        self.back = 0
+        self.lo_ns = self.hi_ns = 0   # the remembered local day: lo_ns <= ts_ns < hi_ns
         self.stage: Stage = DEFAULT_CALENDAR[0]
 
     def at(self, ctx: dict[str, Any], ts_ns: int, days_back: int = 0) -> Stage:
-        day = (ts_ns // NS + JST_S) // 86400 - days_back
-        if day != self.day or ctx is not self.ctx:
-            self.stage, self.day, self.ctx = stage_for(ctx, day), day, ctx
+        if self.lo_ns <= ts_ns < self.hi_ns and ctx is self.ctx and days_back == self.back:
+            return self.stage
+        day = (ts_ns // NS + JST_S) // 86400
+        self.lo_ns = (day * 86400 - JST_S) * NS
+        self.hi_ns = self.lo_ns + 86400 * NS
+        self.day, self.back, self.ctx = day - days_back, days_back, ctx
+        self.stage = stage_for(ctx, self.day)
         return self.stage
 
 
@@ -169,13 +176,6 @@ class WaterBandDetector(Detector):
                 return s // 86400 * 4 + i
         return -1
 
-    def _next(self, x: Sample) -> tuple[float, int, int, float | None] | None:
-        if self._memo is not None and self._memo[0] is x:
-            return self._memo[1]
-        out = self._next_uncached(x)
-        self._memo = (x, out)
-        return out
-
     def _next_uncached(self, x: Sample) -> tuple[float, int, int, float | None] | None:
         v = x.num(self.field)
         if v is None:
@@ -215,7 +215,9 @@ class WaterBandDetector(Detector):
         return sm, low_since, high_since, high_ref, rnd, missed
 
     def score_one(self, x: Sample) -> float | None:
-        n = self._next(x)
+        # self._next(x), inline (every reading): scoring is pure, so always computed
+        n = self._next_uncached(x)
+        self._memo = (x, n)
         if n is None:
             return None
         sm, low_since, high_since, high_ref, _, missed = n
@@ -284,11 +286,14 @@ class WaterBandDetector(Detector):
         self._sums = None
 
     def learn_one(self, x: Sample) -> None:
-        n = self._next(x)
+        m = self._memo   # self._next(x), inline (every reading)
+        n = m[1] if m is not None and m[0] is x else self._next_uncached(x)
         if n is None:
             return
         self._memo = None
         if self.side == "high":
+            if not n[2]:
+                self._sums = None   # not high: no slope is asked, so keep no sums
             self._window_add(x.ts_ns, x.num(self.field))  # type: ignore[arg-type]
         self.smooth, self.low_since, self.high_since, self.high_ref, self.rnd, self.missed = n
         if self.high_since and self.high_ref is not None and self.high_ref - self.smooth > \

@@ -11,6 +11,9 @@ from analytics.detectors.paddy import NS, WaterBandDetector
 
 T0 = 1_780_000_000 * NS
 FIELD = "water_level_cm"
+# a field flooded all season (target 5 cm): a level far above it is "high" throughout
+FLOODED = {"calendar": [{"stage": "flooded", "from_day": -9000, "target_cm": 5.0, "min_cm": 3.0,
+                         "weir_cm": 7.0}]}
 
 
 def _fed(points: list[tuple[int, float]]) -> WaterBandDetector:
@@ -81,7 +84,7 @@ def test_running_sums_match_the_exact_slope_over_a_long_stream(monkeypatch):
         ts += gap * NS
         level += rnd.gauss(0, 0.3) + (40.0 if i % 331 == 0 else 0.0)
         v = round(level, 1)
-        x = Sample(ts, {FIELD: v})
+        x = Sample(ts, {FIELD: v}, FLOODED)
         want = _exact_slope(seen, ts, v, flat_ns)
         got = d._slope_with(x)
         asked += 1
@@ -99,10 +102,17 @@ def test_running_sums_match_the_exact_slope_over_a_long_stream(monkeypatch):
     assert 0 < len(rebuilt) < asked / 8
 
 
-def test_the_window_sums_are_not_part_of_the_checkpoint():
+def test_the_window_sums_are_kept_only_while_high_and_not_checkpointed():
     d = WaterBandDetector("high", flat_hours=4.0)
     for i in range(30):
-        x = Sample(T0 + i * 600 * NS, {FIELD: 6.0 + 0.01 * i})
+        x = Sample(T0 + i * 600 * NS, {FIELD: 9.0 + 0.01 * i}, FLOODED)
         d._slope_with(x)
         d.learn_one(x)
-    assert d._sums is not None and "_sums" not in d.state()
+    assert d.high_since and d._sums is not None and "_sums" not in d.state()
+    for i in range(30, 40):   # the smoothed level falls below target + margin
+        x = Sample(T0 + i * 600 * NS, {FIELD: 1.0}, FLOODED)
+        d.learn_one(x)
+    assert not d.high_since and d._sums is None
+    s = d._slope_with(Sample(T0 + 40 * 600 * NS, {FIELD: 1.0}, FLOODED))   # rebuilt when asked
+    want = _exact_slope([tuple(p) for p in d.recent], T0 + 40 * 600 * NS, 1.0, d.flat_ns)
+    assert s is not None and abs(s - want) < 1e-9
