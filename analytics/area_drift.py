@@ -21,14 +21,19 @@ means ≥ 1 cm; water below the soil surface sinks slower: percolation alone) pl
 (a leaky field loses ~1.9 mm/h) — so
 a level (mean of the last 3 readings) that rose at least ``margin_cm`` less
 than that, while the gauge still counts ``raining_mm`` in the last 30 min,
-is a field held at its weir — if it rose at least ``min_rise_cm`` in the
+is a field held at its weir — if its level is now flat (the last hour rose
+no more than ``flat_cm``) and it rose at least ``min_rise_cm`` in the
 rain first (it got the rain; a level that fell while it rained is a breach
-or an opened drain, not a weir). Over ``min_pinned`` such readings the median of
+or an opened drain, not a weir; so is a level held below the soil surface,
+``soil_cm``, while the stage's weir stands above it: water draining away
+through a breach, not over the weir). Over ``min_pinned`` such readings the median of
 ``reading − weir`` is the offset; ``offset_cm`` or more opens a
 ``sensor_drift`` finding (evidence: the offset, the rain, the weir), a later
 rain that pins the field within ``clear_cm`` of its weir clears it. A stuck
 sensor (no change at all in the last hour) is not judged, and neither is a
-field without readings in the hour before the rain. Without gauge readings
+field without readings in the hour before the rain, or whose level then
+was below ``floor_cm`` (near the probe's lowest reading: a rise it cannot
+show is no shortfall). Without gauge readings
 (gauge silent, or none in the area) nothing is judged: no rain measured is
 not "no rain".
 
@@ -45,7 +50,7 @@ kind, shared with the per-device drift detector).
 >>> a.set_areas({"f1": "g1"})
 >>> t0 = 1_781_000_000 * NS
 >>> out = []
->>> for i in range(48):   # 8 h: rain 6 mm/h from h 1; the field reaches its weir (reads 4.5)
+>>> for i in range(48):   # 8 h: rain 6 mm/h from h 1; the field reaches its weir (reads 4.5–4.7)
 ...     t = t0 + i * 600 * NS
 ...     out += a.process("g1", t, {"rain_mm": 1.0 if i >= 6 else 0.0}, None)
 ...     true = min(4.5 + max(0, i - 6) * 0.1, 6.0)
@@ -81,11 +86,15 @@ class AreaDriftConfig(BaseModel):
     max_loss_mm_h: float = 2.0   # a field's loss while it rains, before its nights are known
     et_mm_h: float = 0.5         # evapotranspiration on a rain day, on top of a night's loss
     nights: int = 3              # the field's loss: the largest of its last dry nights
-    margin_cm: float = 0.5       # a rise this much short of the rain: held at the weir
+    margin_cm: float = 0.3       # a rise this much short of the rain: held at the weir
     min_rise_cm: float = 0.3     # … after rising this much in the rain (it got the rain;
                                  # a level that fell is a breach or a drain, not a weir)
-    raining_mm: float = 1.0      # … while the gauge still counts this in the last 30 min
-    min_pinned: int = 3          # readings held at the weir before the offset is judged
+    raining_mm: float = 2.0      # … while the gauge still counts this in the last 30 min
+    floor_cm: float = -4.0       # a level probe reads no deeper than ~5 cm below the soil:
+                                 # a rain that began below this is not judged
+    soil_cm: float = 0.0         # held below the soil surface: a breach or a drain, not a weir
+    flat_cm: float = 0.2         # held: the last hour rose no more than this (3-reading means)
+    min_pinned: int = 6          # readings held at the weir before the offset is judged
     offset_cm: float = 0.8       # |reading − weir| that opens a finding (as the per-device one)
     clear_cm: float = 0.5        # a rain that pins the field this close to the weir clears it
 
@@ -253,12 +262,14 @@ class AreaDrift:
             f.event, f.pin_vals = g.start, []
             before = [y for t, y in f.levels if g.start - H_NS <= t <= g.start]
             f.base = sum(before) / len(before) if len(before) >= 3 else None
-        if f.base is None:
+        if f.base is None or f.base < c.floor_cm:
             return []
         last = [y for t, y in f.levels if ts - t <= H_NS]
         if len(last) < 3 or max(last) == min(last):   # a stuck sensor is not judged
             return []
         now = sum(last[-3:]) / 3
+        if now - sum(last[:3]) / 3 > c.flat_cm:   # still rising: not held (yet)
+            return []
         hours = (ts - g.start) / H_NS
         loss = max(f.losses) + c.et_mm_h if f.losses else c.max_loss_mm_h
         shortfall = (g.cum - loss * hours) / 10 - (now - f.base)
@@ -266,6 +277,8 @@ class AreaDrift:
         if shortfall < c.margin_cm or wet < c.raining_mm or now - f.base < c.min_rise_cm:
             return []
         st = stage_for(ctx, (ts // NS + JST_S) // 86400)
+        if st.weir_cm > 0 and now < c.soil_cm:
+            return []
         f.pin_vals.append(v - st.weir_cm)
         if len(f.pin_vals) < c.min_pinned:
             return []
