@@ -56,7 +56,7 @@ kind, shared with the per-device drift detector).
 ...     true = min(4.5 + max(0, i - 6) * 0.1, 6.0)
 ...     out += a.process("f1", t + 60 * NS, {"water_level_cm": true - 1.5 + (i % 2) * 0.2}, ctx)
 >>> [(c.change, c.evidence["offset_cm"]) for c in out]
-[('opened', -1.5)]
+[('opened', -1.4)]
 """
 
 from __future__ import annotations

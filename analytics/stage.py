@@ -255,8 +255,11 @@ class AnalyticsStage:
                 if self.area is not None:
                     self._refresh_areas()
                 for r in readings:
+                    judged = self.engine.readings
                     found.extend(self.engine.process(r))
-                    if self.area is not None and r.family is Family.PADDY:
+                    # the area check sees what the engine judged (not a duplicate)
+                    if self.area is not None and r.family is Family.PADDY and \
+                            self.engine.readings > judged:
                         dev = self.engine.devices.get(r.device_id)
                         found.extend(area_into(self.area, self.engine, r.device_id, r.ts_ns,
                                                r.fields, dev.ctx if dev is not None else None))
