@@ -20,7 +20,9 @@ means ≥ 1 cm; water below the soil surface sinks slower: percolation alone) pl
 ``et_mm_h`` of evapotranspiration; ``max_loss_mm_h`` until a night is known
 (a leaky field loses ~1.9 mm/h) — so
 a level (mean of the last 3 readings) that rose at least ``margin_cm`` less
-than that, while the gauge still counts ``raining_mm`` in the last 30 min,
+than that since the rain began — or ``window_margin_cm`` less since any
+moment of the last 2 h (a farmer's inlet may have added water early in the
+rain; a wider margin, as the best of many comparisons) — while the gauge still counts ``raining_mm`` in the last 30 min,
 is a field held at its weir — if its level is now flat (the last hour rose
 no more than ``flat_cm``) and it rose at least ``min_rise_cm`` in the
 rain first (it got the rain; a level that fell while it rained is a breach
@@ -87,6 +89,7 @@ class AreaDriftConfig(BaseModel):
     et_mm_h: float = 0.5         # evapotranspiration on a rain day, on top of a night's loss
     nights: int = 3              # the field's loss: the largest of its last dry nights
     margin_cm: float = 0.3       # a rise this much short of the rain: held at the weir
+    window_margin_cm: float = 0.8  # … or this much, from a moment of the last 2 h
     min_rise_cm: float = 0.3     # … after rising this much in the rain (it got the rain;
                                  # a level that fell is a breach or a drain, not a weir)
     raining_mm: float = 2.0      # … while the gauge still counts this in the last 30 min
@@ -149,7 +152,7 @@ def assign_areas(devices: Iterable[tuple[str, str, str, float | None, float | No
 
 
 class _Gauge:
-    __slots__ = ("cum", "last_ns", "last_wet", "recent", "start", "total")
+    __slots__ = ("cum", "hist", "last_ns", "last_wet", "recent", "start", "total")
 
     def __init__(self) -> None:
         self.start = 0          # when the current rain began (0: none yet)
@@ -158,6 +161,7 @@ class _Gauge:
         self.last_ns = 0        # the last uplink
         self.total = 0.0        # mm counted ever (a night with no tip: unchanged)
         self.recent: deque[tuple[int, float]] = deque()   # the last 30 min
+        self.hist: deque[tuple[int, float]] = deque()     # (ts, total) of the last 3 h
 
     def add(self, ts: int, mm: float, dry_ns: int) -> None:
         if mm > 0:
@@ -167,9 +171,23 @@ class _Gauge:
             self.total += mm
             self.last_wet = ts
         self.last_ns = ts
+        self.hist.append((ts, self.total))
+        while self.hist and ts - self.hist[0][0] > 3 * H_NS:
+            self.hist.popleft()
         self.recent.append((ts, mm))
         while self.recent and ts - self.recent[0][0] > H_NS // 2:
             self.recent.popleft()
+
+    def total_at(self, ts: int) -> float | None:
+        """The rain counted up to ``ts`` (None: before the kept history)."""
+        if not self.hist or ts < self.hist[0][0]:
+            return None
+        out = self.hist[0][1]
+        for t, total in self.hist:
+            if t > ts:
+                break
+            out = total
+        return out
 
     def raining(self, ts: int, dry_ns: int) -> bool:
         return bool(self.start) and ts - self.last_wet <= dry_ns
@@ -272,9 +290,23 @@ class AreaDrift:
             return []
         hours = (ts - g.start) / H_NS
         loss = max(f.losses) + c.et_mm_h if f.losses else c.max_loss_mm_h
-        shortfall = (g.cum - loss * hours) / 10 - (now - f.base)
+        shortfall = (g.cum - loss * hours) / 10 - (now - f.base) - c.margin_cm
+        # … or since any earlier moment of the last 2 h (a farmer's inlet may
+        # have added water early in the rain: the held hour still falls short)
+        lv = list(f.levels)
+        t_now = lv[-2][0] if len(lv) >= 3 else ts
+        r_now = g.total_at(ts)
+        for i in range(1, len(lv) - 4):
+            t_s = lv[i][0]
+            dh = (t_now - t_s) / H_NS
+            r_s = g.total_at(t_s)
+            if dh < 0.5 or r_s is None or r_now is None:
+                continue
+            level_s = (lv[i - 1][1] + lv[i][1] + lv[i + 1][1]) / 3
+            shortfall = max(shortfall, (r_now - r_s - loss * dh) / 10 - (now - level_s)
+                            - c.window_margin_cm)
         wet = sum(mm for _, mm in g.recent)
-        if shortfall < c.margin_cm or wet < c.raining_mm or now - f.base < c.min_rise_cm:
+        if shortfall < 0 or wet < c.raining_mm or now - f.base < c.min_rise_cm:
             return []
         st = stage_for(ctx, (ts // NS + JST_S) // 86400)
         if st.weir_cm > 0 and now < c.soil_cm:
@@ -303,7 +335,8 @@ class AreaDrift:
         return {"v": 1,
                 "gauges": {d: {"start": g.start, "cum": g.cum, "last_wet": g.last_wet,
                                "last_ns": g.last_ns, "total": g.total,
-                               "recent": [list(x) for x in g.recent]}
+                               "recent": [list(x) for x in g.recent],
+                               "hist": [list(x) for x in g.hist]}
                            for d, g in self.gauges.items()},
                 "fields": {d: {"levels": [list(x) for x in f.levels], "event": f.event,
                                "base": f.base, "pin_vals": f.pin_vals, "offset": f.offset,
@@ -318,6 +351,7 @@ class AreaDrift:
             g.last_wet, g.last_ns = int(gs.get("last_wet", 0)), int(gs.get("last_ns", 0))
             g.total = float(gs.get("total", 0.0))
             g.recent = deque((int(t), float(mm)) for t, mm in gs.get("recent", []))
+            g.hist = deque((int(t), float(x)) for t, x in gs.get("hist", []))
         for d, fs in s.get("fields", {}).items():
             f = self.fields[d] = _Field()
             f.levels = deque((int(t), float(y)) for t, y in fs.get("levels", []))
