@@ -11,33 +11,33 @@ The per-device drift detector (:mod:`analytics.detectors.paddy_drift`) can
 only see a sensor reading *above* the weir; this one sees the offset in
 either direction, from one rain.
 
-The test, at every reading of a field while it rains: since the area's
-rain began (after ``dry_s`` without a tip) the gauge counted ``R`` mm; a
-field below its weir would have risen by ``R`` minus its losses — its
-減水深: the field's own fall on its last ``nights`` dry nights (22–23 h mean
-minus 03–04 h mean, no tip of the gauge between, the field ponded — both
-means ≥ 1 cm; water below the soil surface sinks slower: percolation alone) plus
-``et_mm_h`` of evapotranspiration; ``max_loss_mm_h`` until a night is known
-(a leaky field loses ~1.9 mm/h) — so
-a level (mean of the last 3 readings) that rose at least ``margin_cm`` less
-than that since the rain began — or ``window_margin_cm`` less since any
-moment of the last 2 h (a farmer's inlet may have added water early in the
-rain; a wider margin, as the best of many comparisons) — while the gauge still counts ``raining_mm`` in the last 30 min,
-is a field held at its weir — if its level is now flat (the last hour rose
-no more than ``flat_cm``) and it rose at least ``min_rise_cm`` in the
-rain first (it got the rain; a level that fell while it rained is a breach
-or an opened drain, not a weir; so is a level held below the soil surface,
-``soil_cm``, while the stage's weir stands above it: water draining away
-through a breach, not over the weir). Over ``min_pinned`` such readings the median of
-``reading − weir`` is the offset; ``offset_cm`` or more opens a
-``sensor_drift`` finding (evidence: the offset, the rain, the weir), a later
-rain that pins the field within ``clear_cm`` of its weir clears it. A stuck
-sensor (no change at all in the last hour) is not judged, and neither is a
-field without readings in the hour before the rain, or whose level then
-was below ``floor_cm`` (near the probe's lowest reading: a rise it cannot
-show is no shortfall). Without gauge readings
-(gauge silent, or none in the area) nothing is judged: no rain measured is
-not "no rain".
+The test, at every reading of a field while the gauge still counts
+``raining_mm`` in the last 30 min (a rain begins after ``dry_s`` without a
+tip). A field below its weir rises by the rain minus its losses — its own
+減水深: the largest fall of its last ``nights`` dry nights (22–23 h mean minus
+03–04 h mean, no gauge tip between, both means ≥ 1 cm: water below the soil
+sinks ~3 × slower) plus ``et_mm_h``; ``max_loss_mm_h`` until a night is known
+(a leaky field loses ~1.9 mm/h). The field is held at its weir when
+
+* its level (mean of the last 3 readings) rose at least ``margin_cm`` less
+  than that since the rain began, or ``window_margin_cm`` less since any
+  moment of the last 2 h (a farmer's inlet may have added water early in the
+  rain; a wider margin for the best of many comparisons);
+* it is flat now (the last hour rose no more than ``flat_cm``);
+* it rose at least ``min_rise_cm`` in this rain (it got the rain: a level
+  that fell is a breach or an opened drain, not a weir), and is not below the
+  soil surface (``soil_cm``) while the stage's weir stands above it (water
+  draining away through a breach).
+
+Over ``min_pinned`` such readings the median of ``reading − weir`` is the
+offset; ``offset_cm`` or more opens a ``sensor_drift`` finding (evidence:
+the offset, the rain, the weir, the loss), a later rain that holds the field
+within ``clear_cm`` of its weir clears it. Not judged: a stuck sensor (no
+change in the last hour), a field without readings in the hour before the
+rain or whose level then was below ``floor_cm`` (near the probe's lowest
+reading: a rise it cannot show is no shortfall), and a field without gauge
+readings (gauge silent, or none in the area): no rain measured is not
+"no rain".
 
 Areas: a field belongs to the nearest rain gauge within ``radius_m``
 (:func:`assign_areas`, from the devices' registered positions). The logic is

@@ -7,7 +7,11 @@ Input is an offline run folder (``readings.csv``, ``labels.csv``,
 Each device is replayed alone, in time order, through a fresh
 :class:`~analytics.engine.Engine` with the device's registered facts
 (``devices.json`` params; the school calendar from the scenario) as its
-settings — the same code the stage runs, accelerated.
+settings — the same code the stage runs, accelerated. The cross-device
+area drift check (:mod:`analytics.area_drift`) runs first over the
+paddy-family readings of all devices merged in time order
+(:func:`replay_areas`); its changes are replayed into each field's engine
+right after the reading that caused them, as the stage does.
 
 Matching: a finding of kind K on device D, from opened to cleared,
 detects the labels of kind K on D it overlaps (label start − ``early_s`` …
