@@ -127,14 +127,18 @@ class BaselineDetector(Detector):
 class NightlyCusum(Detector):
     name = "nightly_cusum"
     kind = EventKind.LEAK
-    STATE = ("night", "acc_sum", "acc_n", "mu", "var", "nights", "hi", "lo", "alarmed")
+    STATE = ("night", "acc_sum", "acc_n", "mu", "var", "nights", "hi", "lo", "alarmed",
+             "warm", "spike")
 
     def __init__(self, field: str, start_h: float = 2.0, end_h: float = 4.0,
                  direction: str = "up", k: float = 0.5, h: float = 5.0, clip: float = 3.0,
                  warmup_nights: int = 4, alpha: float = 0.1, rel_sd_floor: float = 0.02,
                  abs_sd_floor: float = 0.0, kind: EventKind | str | None = None,
-                 severity: Severity | str | None = None) -> None:
+                 severity: Severity | str | None = None, robust_warmup: bool = False,
+                 forgive_spike: bool = False, cap: float | None = None) -> None:
         self.field, self.start_h, self.end_h, self.direction = field, start_h, end_h, direction
+        self.robust_warmup, self.forgive_spike = robust_warmup, forgive_spike
+        self.cap = cap
         self.k, self.h, self.clip, self.warmup, self.alpha = k, h, clip, warmup_nights, alpha
         self.rel_sd_floor, self.abs_sd_floor = rel_sd_floor, abs_sd_floor
         if kind is not None:
@@ -150,6 +154,9 @@ class NightlyCusum(Detector):
         self.hi = 0.0
         self.lo = 0.0
         self.alarmed = False
+        self.warm: list[float] = []   # the warm-up nights' values (robust_warmup)
+        # the CUSUM before a night that jumped to the clip: [hi, lo] (forgive_spike)
+        self.spike: list[float] | None = None
 
     def _in_window(self, ts_ns: int) -> bool:
         h = local_hour(ts_ns)
@@ -162,11 +169,19 @@ class NightlyCusum(Detector):
         value = self.acc_sum / self.acc_n
         if self.nights < self.warmup:
             return self.hi, self.lo, True
-        sd = max(math.sqrt(self.var), self.rel_sd_floor * abs(self.mu), self.abs_sd_floor, 1e-9)
-        z = max(-self.clip, min(self.clip, (value - self.mu) / sd))
-        hi = max(0.0, self.hi + z - self.k) if self.direction in ("up", "both") else 0.0
-        lo = max(0.0, self.lo - z - self.k) if self.direction in ("down", "both") else 0.0
+        z = self._z(value)
+        hi0, lo0 = self.hi, self.lo
+        if self.forgive_spike and self.spike is not None and abs(z) < self.clip - 1:
+            hi0, lo0 = self.spike   # last night jumped and this one is normal again
+        hi = max(0.0, hi0 + z - self.k) if self.direction in ("up", "both") else 0.0
+        lo = max(0.0, lo0 - z - self.k) if self.direction in ("down", "both") else 0.0
+        if self.cap is not None:
+            hi, lo = min(hi, self.cap), min(lo, self.cap)
         return hi, lo, max(hi, lo) < self.h / 2
+
+    def _z(self, value: float) -> float:
+        sd = max(math.sqrt(self.var), self.rel_sd_floor * abs(self.mu), self.abs_sd_floor, 1e-9)
+        return max(-self.clip, min(self.clip, (value - self.mu) / sd))
 
     def _score(self, hi: float, lo: float) -> float:
         m = max(hi, lo)
@@ -199,8 +214,17 @@ class NightlyCusum(Detector):
         self.acc_sum, self.acc_n = 0.0, 0
         if r is None:
             return
+        if self.forgive_spike and self.nights >= self.warmup:
+            # a night at the clip is remembered until the next: back to normal
+            # then, and it was one night's event (a burst, a fire hydrant), not
+            # a leak's creeping rise, and it leaves the CUSUM as it found it
+            z = self._z(value)
+            self.spike = [self.hi, self.lo] if abs(z) >= self.clip and self.spike is None \
+                else None
         self.hi, self.lo, use = r
-        if use:  # anomalous nights stay out of the baseline
+        if use and self.robust_warmup and self.nights < self.warmup:
+            self._learn_warm(value)
+        elif use:  # anomalous nights stay out of the baseline
             if self.nights == 0:
                 self.mu, self.var = value, 0.0
             else:
@@ -209,6 +233,20 @@ class NightlyCusum(Detector):
                 self.mu += a * d
                 self.var = (1 - a) * (self.var + a * d * d)
             self.nights += 1
+
+    def _learn_warm(self, value: float) -> None:
+        """Warm-up nights: the baseline is their median and the spread their
+        MAD (× 1.4826), so a burst night or a leak already growing in the
+        first week does not inflate the spread the CUSUM is measured in."""
+        self.warm.append(value)
+        self.nights += 1
+        s = sorted(self.warm)
+        n = len(s)
+        self.mu = 0.5 * (s[(n - 1) // 2] + s[n // 2])
+        d = sorted(abs(v - self.mu) for v in s)
+        self.var = (1.4826 * 0.5 * (d[(n - 1) // 2] + d[n // 2])) ** 2
+        if self.nights >= self.warmup:
+            self.warm = []
 
     def evidence(self, x: Sample | None = None) -> dict[str, Any]:
         return {"field": self.field, "night_mean_baseline": round(self.mu, 4),
