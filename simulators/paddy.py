@@ -138,6 +138,7 @@ class PaddyModel(DeviceModel):
         self._low_min_cm = self._low_ref_cm = 0.0   # lowest level / the stage minimum
         self.unlabelled_lows = 0        # shortages too small or short to show (above)
         self._breach: list | None = None   # [injection, level it found (cm), labelled]
+        self._low_breach_end: int | None = None   # a shortage the breach holds: its end
         self.unlabelled_breaches = 0    # breaches that moved no reading (above)
         self._checks_done: set[tuple[int, int]] = set()
 
@@ -201,6 +202,7 @@ class PaddyModel(DeviceModel):
                         # farmer cannot bring the field back — water is short
                         if drop is not None and self._breach_outruns_inlet(drop, ts_ns):
                             failed_check = True
+                            self._low_breach_end = drop.end_ns
         if not st.irrigate or no_water or self.level_mm >= st.target_cm * 10:
             self.inlet = False
         left_open = self.act.get("inlet_left_open")
@@ -294,6 +296,8 @@ class PaddyModel(DeviceModel):
         if self._low_since is None:
             if failed_check and level_cm < st.low_cm:
                 self._low_since, self._low_min_cm, self._low_ref_cm = ts_ns, level_cm, st.low_cm
+            else:
+                self._low_breach_end = None
         elif level_cm >= st.low_cm or not st.irrigate:
             self._close_low(ts_ns, st)
         else:
@@ -302,12 +306,16 @@ class PaddyModel(DeviceModel):
     def _close_low(self, ts_ns: int, st: Stage) -> None:
         sev = Severity.CRITICAL if st.critical else Severity.WARNING
         assert self._low_since is not None
+        # a shortage a breach causes lasts, for this rule, while the breach holds
+        # the field down: once it is closed the opened inlet refills the field
+        # like any round's (no water_low finding can tell that refill apart)
+        held_ns = ts_ns if self._low_breach_end is None else min(ts_ns, self._low_breach_end)
         if self._low_ref_cm - self._low_min_cm >= LOW_LABEL_BELOW_CM and \
-                ts_ns - self._low_since >= LOW_LABEL_MIN_S * NS:
+                held_ns - self._low_since >= LOW_LABEL_MIN_S * NS:
             self.add_label(EventKind.WATER_LOW, self._low_since, ts_ns, sev)
         else:
             self.unlabelled_lows += 1
-        self._low_since = None
+        self._low_since, self._low_breach_end = None, None
 
     def finish(self):
         self._track_breach(self.end_ns, None)

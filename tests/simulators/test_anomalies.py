@@ -273,3 +273,15 @@ def test_a_breach_the_inlet_cannot_outfill_is_a_water_shortage_too():
     during = _between(rows, low.start_ns, low.end_ns)
     assert min(f["water_level_cm"] for f in during) < 0.5
     assert low.end_ns > sc.start_ns + 39 * H   # until the water is back after the breach
+
+
+def test_a_breach_closed_soon_after_the_round_is_no_water_shortage():
+    # the breach (40 mm/h from 03:00) closes at 09:00, 2.5 h after the
+    # morning round found the field low: the opened inlet then refills it like
+    # any round's — the breach held the field down for less than 3 h
+    sc, m, rows, labels = _one("paddy", [
+        {"device": "paddy-0001", "kind": "sudden_drop", "at": "1d3h", "duration": "6h",
+         "params": {"rate_mm_h": 40}}], start="2026-06-20T00:00:00+09:00",
+        params={"transplant": "2026-05-01"})
+    assert [lb.kind.value for lb in labels] == ["sudden_drop"]
+    assert m.unlabelled_lows >= 1    # it was short, briefly
