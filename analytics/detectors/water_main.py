@@ -127,16 +127,19 @@ class BurstDetector(Detector):
 
     def _frozen_onset(self, q: float, ac: float | None) -> bool:
         """The pressure sensor is stuck (the same value again and again): it
-        says nothing, so the flow must say it alone — a one-reading step of
-        ``warm_flow_step`` × the larger of the mean and the previous flow (no
-        demand ramp moves that fast) — confirmed by the acoustic logger, when
-        there is one, rising ``frozen_ac_rise_db`` (a burst roars: +13–19 dB)."""
+        says nothing. With an acoustic logger, a burst is its roar (a rise of
+        ``frozen_ac_rise_db`` within one reading; a burst: +13–19 dB) with the
+        usual flow step (``flow_step`` × the mean flow); without one, the flow
+        must say it alone — a one-reading step of ``warm_flow_step`` × the
+        larger of the mean and the previous flow (no demand ramp moves that
+        fast)."""
         if self.n < 12 or self.prev_flow is None:
             return False
-        m = max(self.mean_flow, self.prev_flow, 1e-6)
-        if q - self.prev_flow < self.warm_flow_step * m:
-            return False
-        return ac is None or self.prev_ac is None or ac - self.prev_ac >= self.frozen_ac_rise
+        step = q - self.prev_flow
+        if ac is not None and self.prev_ac is not None:
+            return ac - self.prev_ac >= self.frozen_ac_rise and \
+                step >= self.flow_step * max(self.mean_flow, 1e-6)
+        return step >= self.warm_flow_step * max(self.mean_flow, self.prev_flow, 1e-6)
 
     def _ongoing(self, q: float, ts_ns: int) -> bool:
         if not self.in_burst or ts_ns - self.burst_since > self.max_ns:

@@ -18,7 +18,8 @@ def _demand(i: int) -> float:
     return 8.0 if h < 5 else 8.0 + min(1.0, (h - 5) / 2) * 30.0   # a morning ramp to 38
 
 
-def _run(burst_at: int | None, acoustic_jump: float = 15.0, days: int = 3) -> list[int]:
+def _run(burst_at: int | None, acoustic_jump: float = 15.0, days: int = 3,
+         burst_flow: float = 25.0) -> list[int]:
     prof = load_profiles()["water_main_v1"]
     det = Thresholded(detector_specs("water_main", prof.detectors, 300)["burst"]())
     opened = []
@@ -29,7 +30,7 @@ def _run(burst_at: int | None, acoustic_jump: float = 15.0, days: int = 3) -> li
         p = 0.45 - 1e-4 * q ** 1.852
         ac = 30.0 + (0.5 if i % 3 else -0.5)
         if burst_at is not None and i >= burst_at:
-            q, p, ac = q + 25.0, p - 0.05, ac + acoustic_jump
+            q, p, ac = q + burst_flow, p - 0.05, ac + acoustic_jump
         if i >= stuck_from:
             p = 0.421
         s = Sample(T0 + i * STEP, {"flow_m3h": round(q, 2), "pressure_mpa": round(p, 3),
@@ -50,3 +51,11 @@ def test_a_demand_ramp_with_a_stuck_pressure_sensor_is_no_burst():
 
 def test_a_flow_step_without_the_acoustic_roar_is_not_called_a_burst_on_flow_alone():
     assert _run(3 * 288 - 100, acoustic_jump=0.0) == []
+
+
+def test_a_smaller_burst_at_the_peak_is_found_by_its_roar_and_the_usual_flow_step():
+    # +10 m³/h on a 38 m³/h afternoon flow (a quarter of it: not the 0.4 × flow
+    # step a burst needs on flow alone), the logger +15 dB
+    burst = 3 * 288 - 100
+    assert _run(burst, burst_flow=10.0) == [burst]
+    assert _run(burst, burst_flow=10.0, acoustic_jump=0.0) == []
