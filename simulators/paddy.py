@@ -12,7 +12,9 @@ intermittent irrigation, 5–10 cm through heading (mid-July, the critical
 stage), drained about 30 days after heading. Water temperature follows air
 temperature, a little warmer while ponded.
 
-Anomalies: ``sudden_drop`` (levee breach / mole hole), ``inlet_left_open``
+Anomalies: ``sudden_drop`` (levee breach / mole hole; labelled once it has
+lowered the water ``BREACH_LABEL_DROP_CM``, up to the calendar's drainage; a
+breach the opened inlet cannot outfill is a ``water_low`` shortage too), ``inlet_left_open``
 (overflow; labelled ``water_high`` once the water is high), ``water_low``
 (no water to be had; labelled from the farmer's round that finds the field
 below the stage minimum and cannot fill it, until the water is back at the

@@ -10,6 +10,10 @@
   hours [start, end)), standardised against the learned nights, into a
   one-sided or two-sided CUSUM (k = 0.5 σ, h = 5: ARL₀ ≈ 930 nights one-sided,
   DOMAIN.md §5.3). Minimum night flow creeping up (a leak), a sensor drifting.
+  Options (the leak uses them): ``warm_quantile`` — a robust warm-up (median
+  of the nights so far, scored from night ``score_after``); ``forgive_spike``
+  — a night at the clip followed by a normal one leaves the CUSUM as it was;
+  ``cap`` — the CUSUM's ceiling, so a repaired leak's finding clears.
 
 >>> d = BaselineDetector("hr", z_alarm=4, guard_low=50, guard_high=120, buckets=1)
 >>> import random; rnd = random.Random(3)
