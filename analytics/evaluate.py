@@ -44,7 +44,7 @@ NS = 1_000_000_000
 # A label can only be detected from readings that carry the signal: one that
 # starts while the device is silent (dead, out of coverage), or during which
 # no reading carries its key field (a heart rate while the band is off the
-# wrist), or a fall while the band is not worn, is reported as unobservable
+# wrist), or a fall or inactivity while the band is not worn, is reported as unobservable
 # and left out of recall.
 KEY_FIELDS = {"heart_rate_abnormal": ("heart_rate_bpm",), "spo2_low": ("spo2_pct",),
               "sos": ("sos",), "fall": ("fall",)}
@@ -251,7 +251,8 @@ def _observable(lb: Label, rs: list[Reading], silent: list[tuple[int, int]],
         return False
     if lb.kind.value in HIDDEN_BY_FAULT and any(a <= lb.start_ns <= b for a, b in faulty or ()):
         return False
-    if lb.kind.value == "fall":  # only a band on the wrist can sense its wearer fall
+    # only a band on the wrist can sense its wearer fall, or lie still
+    if lb.kind.value in ("fall", "inactivity"):
         before = [r for r in rs if r.ts_ns <= lb.start_ns + 60 * NS and "worn" in r.fields]
         return bool(before) and before[-1].fields.get("worn") is True
     keys = KEY_FIELDS.get(lb.kind.value)
