@@ -7,7 +7,11 @@ Input is an offline run folder (``readings.csv``, ``labels.csv``,
 Each device is replayed alone, in time order, through a fresh
 :class:`~analytics.engine.Engine` with the device's registered facts
 (``devices.json`` params; the school calendar from the scenario) as its
-settings — the same code the stage runs, accelerated.
+settings — the same code the stage runs, accelerated. The cross-device
+area drift check (:mod:`analytics.area_drift`) runs first over the
+paddy-family readings of all devices merged in time order
+(:func:`replay_areas`); its changes are replayed into each field's engine
+right after the reading that caused them, as the stage does.
 
 Matching: a finding of kind K on device D, from opened to cleared,
 detects the labels of kind K on D it overlaps (label start − ``early_s`` …
@@ -33,13 +37,14 @@ from typing import Any
 from mimamori.contracts import FindingState, Reading
 from mimamori.offline import Label, read_labels, read_readings
 
+from .area_drift import AreaDrift, AreaDriftConfig, Change, apply_change, assign_areas
 from .engine import Engine
 
 NS = 1_000_000_000
 # A label can only be detected from readings that carry the signal: one that
 # starts while the device is silent (dead, out of coverage), or during which
 # no reading carries its key field (a heart rate while the band is off the
-# wrist), or a fall while the band is not worn, is reported as unobservable
+# wrist), or a fall or inactivity while the band is not worn, is reported as unobservable
 # and left out of recall.
 KEY_FIELDS = {"heart_rate_abnormal": ("heart_rate_bpm",), "spo2_low": ("spo2_pct",),
               "sos": ("sos",), "fall": ("fall",)}
@@ -103,7 +108,8 @@ def device_ctx(info: dict[str, Any], holidays: list[str]) -> dict[str, Any]:
 
 def evaluate_dir(data_dir: Path | str, holidays: list[str] | None = None,
                  early_s: float = 60.0, late_s: float = 900.0,
-                 profiles: dict[str, Any] | None = None) -> dict[str, Any]:
+                 profiles: dict[str, Any] | None = None,
+                 area_cfg: AreaDriftConfig | None = None) -> dict[str, Any]:
     data = Path(data_dir)
     devices, meta = load_devices(data / "devices.json")
     labels = read_labels(data / "labels.csv")
@@ -122,6 +128,7 @@ def evaluate_dir(data_dir: Path | str, holidays: list[str] | None = None,
     for lb in labels:
         end_ns = max(end_ns, lb.end_ns)
 
+    area_changes = replay_areas(by_device, devices, holidays or [], area_cfg)
     stats: dict[str, ClassStats] = defaultdict(ClassStats)
     family_days: dict[str, float] = defaultdict(float)
     kinds_of_family: dict[str, set[str]] = defaultdict(set)
@@ -137,8 +144,15 @@ def evaluate_dir(data_dir: Path | str, holidays: list[str] | None = None,
         # findings as intervals: [opened, cleared] per kind
         spans: list[list] = []   # [kind, open_ns, clear_ns]
         open_at: dict[str, int] = {}
+        changes = area_changes.get(device_id, [])
+        ci = 0
         for r in rs:
             _note(eng.process(r), spans, open_at, end_ns)
+            # the area check judged this reading after the engine (as the stage does)
+            while ci < len(changes) and changes[ci].ts_ns <= r.ts_ns:
+                f = apply_change(eng, changes[ci])
+                _note([f] if f is not None else [], spans, open_at, end_ns)
+                ci += 1
         _note(eng.advance(end_ns), spans, open_at, end_ns)
         opened = [(t0, k) for k, t0, _ in spans]
         readings_total += len(rs)
@@ -194,6 +208,31 @@ def evaluate_dir(data_dir: Path | str, holidays: list[str] | None = None,
             "classes": {k: stats[k].as_dict() for k in sorted(stats)}}
 
 
+def replay_areas(by_device: dict[str, list[Reading]], devices: dict[str, dict[str, Any]],
+                 holidays: list[str], cfg: AreaDriftConfig | None = None,
+                 ) -> dict[str, list[Change]]:
+    """The cross-device area drift check over every paddy-family reading
+    (fields and their areas' rain gauges) merged in time order, as the stage
+    sees them; its changes per field, to replay beside the field's own."""
+    import heapq
+
+    area = AreaDrift(cfg)
+    area.set_areas(assign_areas(((d, i.get("profile") or "", i.get("family") or "",
+                                  i.get("lat"), i.get("lon")) for d, i in devices.items()),
+                                area.cfg.radius_m))
+    if not area.area_of:
+        return {}
+    gauges = set(area.area_of.values())
+    members = [d for d in by_device if d in area.area_of or d in gauges]
+    ctxs = {d: device_ctx(devices.get(d, {}), holidays) for d in members}
+    out: dict[str, list[Change]] = defaultdict(list)
+    streams = [sorted(by_device[d], key=lambda r: r.ts_ns) for d in members]
+    for r in heapq.merge(*streams, key=lambda r: r.ts_ns):
+        for ch in area.process(r.device_id, r.ts_ns, r.fields, ctxs[r.device_id]):
+            out[ch.device_id].append(ch)
+    return out
+
+
 def _note(found: list, spans: list[list], open_at: dict[str, int], end_ns: int) -> None:
     for f in found:
         k = f.kind.value
@@ -212,7 +251,8 @@ def _observable(lb: Label, rs: list[Reading], silent: list[tuple[int, int]],
         return False
     if lb.kind.value in HIDDEN_BY_FAULT and any(a <= lb.start_ns <= b for a, b in faulty or ()):
         return False
-    if lb.kind.value == "fall":  # only a band on the wrist can sense its wearer fall
+    # only a band on the wrist can sense its wearer fall, or lie still
+    if lb.kind.value in ("fall", "inactivity"):
         before = [r for r in rs if r.ts_ns <= lb.start_ns + 60 * NS and "worn" in r.fields]
         return bool(before) and before[-1].fields.get("worn") is True
     keys = KEY_FIELDS.get(lb.kind.value)

@@ -15,6 +15,13 @@ from InfluxDB history in a background thread at start and every
 ``batch_readings`` readings, or by the clock after ``batch_s``); its
 ``anomaly`` findings go through the engine like every other finding.
 ``site_model=None`` switches it off.
+
+The area drift check (:mod:`analytics.area_drift`) sees every paddy-family
+reading after the engine has judged it: the fields' levels beside their
+farming area's rain gauge (areas from the registry's positions, taken again
+when the registry changes); its ``sensor_drift`` findings go through the
+engine too, and its state is part of the checkpoint. ``area_drift=None``
+switches it off.
 """
 
 from __future__ import annotations
@@ -29,11 +36,12 @@ from pathlib import Path
 from device_profiles import load_profiles
 from mimamori.bus import Bus, Message
 from mimamori.config import Settings
-from mimamori.contracts import ContractError, Finding, decode_envelope, partition
+from mimamori.contracts import ContractError, Family, Finding, decode_envelope, partition
 from mimamori.deadletter import DeadLetter
 from mimamori.registry import Registry
 from mimamori.topics import Topics
 
+from .area_drift import AreaDrift, AreaDriftConfig, area_into, assign_areas
 from .engine import Engine
 from .settings_ctx import RegistryCtx
 from .site_model import BatchScorer, SiteModelConfig, score_into, train_sites
@@ -71,7 +79,8 @@ class AnalyticsStage:
     def __init__(self, settings: Settings, client_id: str = "mimamori-analytics",
                  partitions: list[int] | None = None, checkpoint_s: float = 30.0,
                  tick_s: float = 5.0,
-                 site_model: SiteModelConfig | None = SiteModelConfig()) -> None:
+                 site_model: SiteModelConfig | None = SiteModelConfig(),
+                 area_drift: AreaDriftConfig | None = AreaDriftConfig()) -> None:
         self.settings = settings
         self.topics = Topics(settings.bus.topic_root)
         self.partitions = partitions
@@ -92,6 +101,8 @@ class AnalyticsStage:
         self.scorer = BatchScorer(site_model) if site_model is not None else None
         self._trainer: threading.Thread | None = None
         self.trained = threading.Event()   # set after each (re)training
+        self.area = AreaDrift(area_drift) if area_drift is not None else None
+        self._area_version: int | None = None
 
     # -- life cycle ------------------------------------------------------
     def start(self) -> AnalyticsStage:
@@ -99,6 +110,8 @@ class AnalyticsStage:
         if state is not None:
             with self._lock:
                 self.engine.load_state(state)
+                if self.area is not None and isinstance(state.get("area"), dict):
+                    self.area.load_state(state["area"])
         self.ctx.refresh()  # the registry snapshot now, not on the first reading
         self.bus.connect()
         topics = [self.topics.readings(p) for p in self.partitions] if self.partitions \
@@ -137,7 +150,12 @@ class AnalyticsStage:
                     part = self.engine.state(ids[i:i + 500])["devices"]
                 if part:
                     parts.append(json.dumps(part, separators=(",", ":"))[1:-1])
-            save_checkpoint(self.checkpoint_path, '{"v":1,"devices":{' + ",".join(parts) + "}}")
+            area = ""
+            if self.area is not None:
+                with self._lock:
+                    area = ',"area":' + json.dumps(self.area.state(), separators=(",", ":"))
+            save_checkpoint(self.checkpoint_path,
+                            '{"v":1,"devices":{' + ",".join(parts) + "}" + area + "}")
 
     def train_now(self) -> int:
         """Train the site models from InfluxDB history; returns how many."""
@@ -192,6 +210,26 @@ class AnalyticsStage:
                 log.warning("analytics clock: %s", exc)
 
     # -- the work --------------------------------------------------------
+    def _refresh_areas(self) -> None:
+        """Fields → their area's rain gauge, from the registry's positions
+        (a device's own, else its site's); again whenever the registry changes."""
+        assert self.area is not None
+        snap = self.ctx.snapshot
+        devices = snap.all()
+        if snap.version == self._area_version:
+            return
+        rows = []
+        for d in devices.values():
+            prof = self.engine.profiles.get(d.profile)
+            fam = prof.family.value if prof is not None else ""
+            lat, lon = d.lat, d.lon
+            if lat is None or lon is None:
+                site = snap.site(d.site) if d.site else None
+                lat, lon = (site.lat, site.lon) if site is not None else (None, None)
+            rows.append((d.device_id, d.profile, fam, lat, lon))
+        self.area.set_areas(assign_areas(rows, self.area.cfg.radius_m))
+        self._area_version = snap.version
+
     def _encode(self, found: list[Finding]) -> list[tuple[str, bytes]]:
         n = self.settings.bus.partitions
         self.findings += len(found)
@@ -214,8 +252,17 @@ class AnalyticsStage:
                     self.deadlettered += 1
                     out.append((self.topics.deadletter(STAGE), d.encode()))
                     continue
+                if self.area is not None:
+                    self._refresh_areas()
                 for r in readings:
+                    judged = self.engine.readings
                     found.extend(self.engine.process(r))
+                    # the area check sees what the engine judged (not a duplicate)
+                    if self.area is not None and r.family is Family.PADDY and \
+                            self.engine.readings > judged:
+                        dev = self.engine.devices.get(r.device_id)
+                        found.extend(area_into(self.area, self.engine, r.device_id, r.ts_ns,
+                                               r.fields, dev.ctx if dev is not None else None))
                     if self.scorer is not None:
                         key = self.scorer.add(r)
                         if key is not None:

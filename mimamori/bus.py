@@ -455,13 +455,23 @@ class Bus:
             return self._pub
 
     def wait_published(self, infos: Iterable[mqtt.MQTTMessageInfo], timeout: float = 30.0) -> None:
-        """Block until the broker acknowledged every message (PUBACK)."""
+        """Block until the broker acknowledged every message (PUBACK).
+
+        Woken by the PUBACK itself (paho notifies each message's condition),
+        not by polling. A message published while the connection was down
+        (rc ``NO_CONN``) is kept by paho and sent on reconnect: it is waited
+        for like the others (paho's own ``wait_for_publish`` would raise)."""
         deadline = time.monotonic() + timeout
         for info in infos:
-            while not info.is_published():
-                if time.monotonic() > deadline:
-                    raise BusError(f"broker at {self.url} did not acknowledge within {timeout:.0f}s")
-                time.sleep(0.002)
+            if info.rc == MQTTErrorCode.MQTT_ERR_NO_CONN:
+                info.rc = MQTTErrorCode.MQTT_ERR_AGAIN  # paho's "not sent yet"
+            elif info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_AGAIN):
+                raise BusError(f"publish failed: {mqtt.error_string(info.rc)}")
+            remaining = deadline - time.monotonic()
+            if remaining > 0:
+                info.wait_for_publish(remaining)
+            if not info.is_published():
+                raise BusError(f"broker at {self.url} did not acknowledge within {timeout:.0f}s")
 
     def publish_durably(
         self, messages: Iterable[tuple[str, bytes]], qos: int = 1, timeout: float = 30.0

@@ -12,7 +12,9 @@ intermittent irrigation, 5–10 cm through heading (mid-July, the critical
 stage), drained about 30 days after heading. Water temperature follows air
 temperature, a little warmer while ponded.
 
-Anomalies: ``sudden_drop`` (levee breach / mole hole), ``inlet_left_open``
+Anomalies: ``sudden_drop`` (levee breach / mole hole; labelled once it has
+lowered the water ``BREACH_LABEL_DROP_CM``, up to the calendar's drainage; a
+breach the opened inlet cannot outfill is a ``water_low`` shortage too), ``inlet_left_open``
 (overflow; labelled ``water_high`` once the water is high), ``water_low``
 (no water to be had; labelled from the farmer's round that finds the field
 below the stage minimum and cannot fill it, until the water is back at the
@@ -42,7 +44,7 @@ from mimamori.contracts import EventKind, Family, Severity
 
 from .geo import random_point
 from .model import SENSOR_FAULTS, AnomalySpec, DeviceModel, Fields, Injection, clamp, lag
-from .timebase import DAY_S, NS, day_index, local_date, local_hour
+from .timebase import DAY_S, NS, day_index, day_start_ns, local_date, local_hour
 from .weather import Weather
 
 H = 3600
@@ -58,6 +60,13 @@ DRIFT_LABEL_CM = 1.0
 # (10–25 mm/h), and the field has its water back before anyone could act.
 LOW_LABEL_BELOW_CM = 0.5
 LOW_LABEL_MIN_S = 3 * H
+# A levee breach is labelled ``sudden_drop`` only once it has lowered the water
+# at least twice the probe's accuracy (1 cm) below the level it found, before
+# the crop calendar drains the field: a breach whose loss the open inlet or rain
+# makes up, or that opens in a field with no water above the soil to lose, moves
+# no reading; and once the calendar drains the field (中干し, final drainage: the
+# weir board is pulled) the water leaves by plan, a breach or not.
+BREACH_LABEL_DROP_CM = 1.0
 
 
 @dataclass(frozen=True)
@@ -97,7 +106,8 @@ class PaddyModel(DeviceModel):
     default_profile = "paddy_v1"
     default_interval_s = 600
     ANOMALIES = {
-        "sudden_drop": AnomalySpec(EventKind.SUDDEN_DROP, Severity.WARNING, (4 * H, 16 * H)),
+        "sudden_drop": AnomalySpec(EventKind.SUDDEN_DROP, Severity.WARNING, (4 * H, 16 * H),
+                                   dynamic=True),
         "inlet_left_open": AnomalySpec(EventKind.WATER_HIGH, Severity.WARNING, (12 * H, 36 * H),
                                        dynamic=True),
         "water_low": AnomalySpec(EventKind.WATER_LOW, Severity.WARNING, (3 * DAY_S, 5 * DAY_S),
@@ -129,6 +139,9 @@ class PaddyModel(DeviceModel):
         self._low_since: int | None = None
         self._low_min_cm = self._low_ref_cm = 0.0   # lowest level / the stage minimum
         self.unlabelled_lows = 0        # shortages too small or short to show (above)
+        self._breach: list | None = None   # [injection, level it found (cm), labelled]
+        self._low_breach_end: int | None = None   # a shortage the breach holds: its end
+        self.unlabelled_breaches = 0    # breaches that moved no reading (above)
         self._checks_done: set[tuple[int, int]] = set()
 
     def describe(self) -> dict:
@@ -175,6 +188,8 @@ class PaddyModel(DeviceModel):
         st = self.stage(day)
         h = local_hour(ts_ns)
         no_water = self.act.get("water_low") is not None
+        drop = self.act.get("sudden_drop")
+        self._track_breach(ts_ns, drop)
         # the farmer's checks
         failed_check = False
         for i, ch in enumerate(self.check_h):
@@ -185,6 +200,11 @@ class PaddyModel(DeviceModel):
                         failed_check = True  # below the minimum and no water to be had
                     else:
                         self.inlet = True
+                        # a breach draining faster than the inlet fills: the
+                        # farmer cannot bring the field back — water is short
+                        if drop is not None and self._breach_outruns_inlet(drop, ts_ns):
+                            failed_check = True
+                            self._low_breach_end = drop.end_ns
         if not st.irrigate or no_water or self.level_mm >= st.target_cm * 10:
             self.inlet = False
         left_open = self.act.get("inlet_left_open")
@@ -197,7 +217,6 @@ class PaddyModel(DeviceModel):
             loss += self.perc_mm_day * dt_s / DAY_S
         else:  # below the soil surface the water table falls more slowly
             loss += 0.3 * self.perc_mm_day * dt_s / DAY_S
-        drop = self.act.get("sudden_drop")
         if drop is not None and self.level_mm > -20:
             loss += drop.params["rate_mm_h"] * hours
         self.level_mm += self.weather.rain_mm(t_prev, ts_ns) + inflow * hours - loss
@@ -205,6 +224,7 @@ class PaddyModel(DeviceModel):
         if self.level_mm > weir_mm and (st.weir_cm > 0 or self.level_mm > 0):
             self.level_mm = weir_mm  # overflow at the outlet weir
         self.level_mm = max(self.level_mm, -60.0)
+        self._label_breach(ts_ns, day)
         self._labels_for_state(ts_ns, st, left_open, failed_check)
         # water temperature
         air = self.weather.air_temp_c(ts_ns)
@@ -225,6 +245,45 @@ class PaddyModel(DeviceModel):
                 "water_temp_c": round(self.temp + r.gauss(0, 0.1), 1),
                 "battery_pct": round(self.battery, 1)}
 
+    def _breach_outruns_inlet(self, drop: Injection, ts_ns: int) -> bool:
+        """The breach (plus percolation and evaporation) takes water out faster
+        than the opened inlet lets it in."""
+        out = drop.params["rate_mm_h"] + self.perc_mm_day / 24 + self.et_mm_h(ts_ns)
+        return out >= self.inflow_mm_h
+
+    def _track_breach(self, ts_ns: int, drop: Injection | None) -> None:
+        """A breach begins (remember the level it found) or has ended."""
+        if self._breach is not None and self._breach[0] is not drop:
+            if not self._breach[2]:
+                self.unlabelled_breaches += 1
+            self._breach = None
+        if drop is not None and self._breach is None:
+            self._breach = [drop, self.level_mm / 10, False]
+
+    def _drained_from(self, start_ns: int, end_ns: int) -> int:
+        """When the crop calendar drains the field between two times (the
+        first day that stops irrigating or lowers the weir), else ``end_ns``."""
+        first = day_index(start_ns)
+        st0 = self.stage(first)
+        for d in range(first + 1, day_index(max(end_ns - 1, start_ns)) + 1):
+            st = self.stage(d)
+            if not st.irrigate or st.weir_cm < st0.weir_cm:
+                return min(end_ns, day_start_ns(d))
+        return end_ns
+
+    def _label_breach(self, ts_ns: int, day: int) -> None:
+        """``sudden_drop`` once the breach has lowered the water
+        ``BREACH_LABEL_DROP_CM`` below the level it found, before the calendar
+        drains the field; the label covers the breach up to that drainage."""
+        b = self._breach
+        if b is None or b[2]:
+            return
+        inj = b[0]
+        end = self._drained_from(inj.start_ns, inj.end_ns)
+        if ts_ns <= end and b[1] - self.level_mm / 10 >= BREACH_LABEL_DROP_CM:
+            b[2] = True
+            self.add_label(EventKind.SUDDEN_DROP, inj.start_ns, end, Severity.WARNING)
+
     def _labels_for_state(self, ts_ns: int, st: Stage, left_open: Injection | None,
                           failed_check: bool = False) -> None:
         level_cm = self.level_mm / 10
@@ -239,6 +298,8 @@ class PaddyModel(DeviceModel):
         if self._low_since is None:
             if failed_check and level_cm < st.low_cm:
                 self._low_since, self._low_min_cm, self._low_ref_cm = ts_ns, level_cm, st.low_cm
+            else:
+                self._low_breach_end = None
         elif level_cm >= st.low_cm or not st.irrigate:
             self._close_low(ts_ns, st)
         else:
@@ -247,14 +308,19 @@ class PaddyModel(DeviceModel):
     def _close_low(self, ts_ns: int, st: Stage) -> None:
         sev = Severity.CRITICAL if st.critical else Severity.WARNING
         assert self._low_since is not None
+        # a shortage a breach causes lasts, for this rule, while the breach holds
+        # the field down: once it is closed the opened inlet refills the field
+        # like any round's (no water_low finding can tell that refill apart)
+        held_ns = ts_ns if self._low_breach_end is None else min(ts_ns, self._low_breach_end)
         if self._low_ref_cm - self._low_min_cm >= LOW_LABEL_BELOW_CM and \
-                ts_ns - self._low_since >= LOW_LABEL_MIN_S * NS:
+                held_ns - self._low_since >= LOW_LABEL_MIN_S * NS:
             self.add_label(EventKind.WATER_LOW, self._low_since, ts_ns, sev)
         else:
             self.unlabelled_lows += 1
-        self._low_since = None
+        self._low_since, self._low_breach_end = None, None
 
     def finish(self):
+        self._track_breach(self.end_ns, None)
         if self._low_since is not None:
             self._close_low(self.end_ns, self.stage(day_index(self.end_ns - 1)))
         return super().finish()

@@ -10,6 +10,10 @@
   hours [start, end)), standardised against the learned nights, into a
   one-sided or two-sided CUSUM (k = 0.5 σ, h = 5: ARL₀ ≈ 930 nights one-sided,
   DOMAIN.md §5.3). Minimum night flow creeping up (a leak), a sensor drifting.
+  Options (the leak uses them): ``warm_quantile`` — a robust warm-up (median
+  of the nights so far, scored from night ``score_after``); ``forgive_spike``
+  — a night at the clip followed by a normal one leaves the CUSUM as it was;
+  ``cap`` — the CUSUM's ceiling, so a repaired leak's finding clears.
 
 >>> d = BaselineDetector("hr", z_alarm=4, guard_low=50, guard_high=120, buckets=1)
 >>> import random; rnd = random.Random(3)
@@ -124,17 +128,32 @@ class BaselineDetector(Detector):
         return ev
 
 
+def _quantile(s: list[float], q: float) -> float:
+    """Linear-interpolated quantile of a sorted, non-empty list."""
+    pos = q * (len(s) - 1)
+    i = int(pos)
+    return s[i] + (pos - i) * (s[min(i + 1, len(s) - 1)] - s[i])
+
+
 class NightlyCusum(Detector):
     name = "nightly_cusum"
     kind = EventKind.LEAK
-    STATE = ("night", "acc_sum", "acc_n", "mu", "var", "nights", "hi", "lo", "alarmed")
+    STATE = ("night", "acc_sum", "acc_n", "mu", "var", "nights", "hi", "lo", "alarmed",
+             "warm", "spike")
 
     def __init__(self, field: str, start_h: float = 2.0, end_h: float = 4.0,
                  direction: str = "up", k: float = 0.5, h: float = 5.0, clip: float = 3.0,
                  warmup_nights: int = 4, alpha: float = 0.1, rel_sd_floor: float = 0.02,
                  abs_sd_floor: float = 0.0, kind: EventKind | str | None = None,
-                 severity: Severity | str | None = None) -> None:
+                 severity: Severity | str | None = None, warm_quantile: float | None = None,
+                 score_after: int | None = None, forgive_spike: bool = False,
+                 cap: float | None = None) -> None:
         self.field, self.start_h, self.end_h, self.direction = field, start_h, end_h, direction
+        self.warm_q, self.forgive_spike = warm_quantile, forgive_spike
+        # with a warm-up quantile, nights are scored from night ``score_after`` on
+        self.score_after = warmup_nights if score_after is None or warm_quantile is None \
+            else min(score_after, warmup_nights)
+        self.cap = cap
         self.k, self.h, self.clip, self.warmup, self.alpha = k, h, clip, warmup_nights, alpha
         self.rel_sd_floor, self.abs_sd_floor = rel_sd_floor, abs_sd_floor
         if kind is not None:
@@ -150,6 +169,9 @@ class NightlyCusum(Detector):
         self.hi = 0.0
         self.lo = 0.0
         self.alarmed = False
+        self.warm: list[float] = []   # the warm-up nights' values (warm_quantile)
+        # the CUSUM before a night that jumped to the clip: [hi, lo] (forgive_spike)
+        self.spike: list[float] | None = None
 
     def _in_window(self, ts_ns: int) -> bool:
         h = local_hour(ts_ns)
@@ -160,13 +182,22 @@ class NightlyCusum(Detector):
         if self.acc_n == 0:
             return None
         value = self.acc_sum / self.acc_n
-        if self.nights < self.warmup:
+        if self.nights < self.score_after:
             return self.hi, self.lo, True
+        z = self._z(value)
+        hi0, lo0 = self.hi, self.lo
+        if self.forgive_spike and self.spike is not None and abs(z) < self.clip - 1:
+            hi0, lo0 = self.spike   # last night jumped and this one is normal again
+        hi = max(0.0, hi0 + z - self.k) if self.direction in ("up", "both") else 0.0
+        lo = max(0.0, lo0 - z - self.k) if self.direction in ("down", "both") else 0.0
+        if self.cap is not None:
+            hi, lo = min(hi, self.cap), min(lo, self.cap)
+        warming = self.warm_q is not None and self.nights < self.warmup
+        return hi, lo, warming or max(hi, lo) < self.h / 2
+
+    def _z(self, value: float) -> float:
         sd = max(math.sqrt(self.var), self.rel_sd_floor * abs(self.mu), self.abs_sd_floor, 1e-9)
-        z = max(-self.clip, min(self.clip, (value - self.mu) / sd))
-        hi = max(0.0, self.hi + z - self.k) if self.direction in ("up", "both") else 0.0
-        lo = max(0.0, self.lo - z - self.k) if self.direction in ("down", "both") else 0.0
-        return hi, lo, max(hi, lo) < self.h / 2
+        return max(-self.clip, min(self.clip, (value - self.mu) / sd))
 
     def _score(self, hi: float, lo: float) -> float:
         m = max(hi, lo)
@@ -199,8 +230,17 @@ class NightlyCusum(Detector):
         self.acc_sum, self.acc_n = 0.0, 0
         if r is None:
             return
+        if self.forgive_spike and self.nights >= self.score_after:
+            # a night at the clip is remembered until the next: back to normal
+            # then, and it was one night's event (a burst, a fire hydrant), not
+            # a leak's creeping rise, and it leaves the CUSUM as it found it
+            z = self._z(value)
+            self.spike = [self.hi, self.lo] if abs(z) >= self.clip and self.spike is None \
+                else None
         self.hi, self.lo, use = r
-        if use:  # anomalous nights stay out of the baseline
+        if use and self.warm_q is not None and self.nights < self.warmup:
+            self._learn_warm(value)
+        elif use:  # anomalous nights stay out of the baseline
             if self.nights == 0:
                 self.mu, self.var = value, 0.0
             else:
@@ -209,6 +249,22 @@ class NightlyCusum(Detector):
                 self.mu += a * d
                 self.var = (1 - a) * (self.var + a * d * d)
             self.nights += 1
+
+    def _learn_warm(self, value: float) -> None:
+        """Warm-up nights: the baseline is the ``warm_quantile`` (the median)
+        of the nights so far and the spread the floors alone; at the end of
+        the warm-up the spread is their MAD (× 1.4826). A leak already growing
+        in the first week, or a burst night, neither lifts the baseline nor
+        widens the spread the CUSUM is measured in (with mean and variance
+        they would: the leak would become the normal)."""
+        self.warm.append(value)
+        self.nights += 1
+        s = sorted(self.warm)
+        self.mu = _quantile(s, self.warm_q or 0.5)
+        self.var = 0.0
+        if self.nights >= self.warmup:
+            self.var = (1.4826 * _quantile(sorted(abs(v - self.mu) for v in s), 0.5)) ** 2
+            self.warm = []
 
     def evidence(self, x: Sample | None = None) -> dict[str, Any]:
         return {"field": self.field, "night_mean_baseline": round(self.mu, 4),

@@ -53,14 +53,17 @@ class BurstDetector(Detector):
     kind = EventKind.BURST
     severity = Severity.CRITICAL
     STATE = ("mean_flow", "n", "prev_flow", "prev_p", "p_repeats", "fit", "resid_ew",
-             "slot_flow", "slot_n", "in_burst", "burst_base", "burst_since")
+             "slot_flow", "slot_n", "in_burst", "burst_base", "burst_since", "prev_ac")
 
     def __init__(self, flow_step: float = 0.2, pressure_drop: float = 0.015,
                  resid_flow: float = 0.25, slots: int = 48, alpha: float = 0.1,
                  fit_alpha: float = 0.003, min_slot_n: int = 4, max_hours: float = 24.0,
                  warmup: int = 288, warm_flow_step: float = 0.4,
-                 warm_drop_mpa: float = 0.03, max_learn_mpa: float = 0.74) -> None:
+                 warm_drop_mpa: float = 0.03, max_learn_mpa: float = 0.74,
+                 frozen_ac_rise_db: float = 6.0) -> None:
         self.warm_flow_step, self.warm_drop = warm_flow_step, warm_drop_mpa
+        self.frozen_ac_rise = frozen_ac_rise_db
+        self.prev_ac: float | None = None   # the acoustic logger's previous level
         self.max_learn_mpa = max_learn_mpa
         self.flow_step, self.pressure_drop, self.resid_flow = flow_step, pressure_drop, \
             resid_flow
@@ -97,9 +100,9 @@ class BurstDetector(Detector):
         c = (mzp - mz * mp) / var if var > 1e-12 * max(mzz, 1.0) else 0.0
         return p - (mp + c * (self._z(q) - mz)) - self.resid_ew
 
-    def _onset(self, q: float, p: float, ts_ns: int) -> bool:
+    def _onset(self, q: float, p: float, ts_ns: int, ac: float | None = None) -> bool:
         if p == self.prev_p and self.p_repeats >= 2:
-            return False
+            return self._frozen_onset(q, ac)
         if self.n < self.warmup:
             return self._warm_onset(q, p)
         r = self.residual(q, p)
@@ -122,6 +125,22 @@ class BurstDetector(Detector):
         return q - self.prev_flow >= self.warm_flow_step * m and \
             p - self.prev_p <= -self.warm_drop
 
+    def _frozen_onset(self, q: float, ac: float | None) -> bool:
+        """The pressure sensor is stuck (the same value again and again): it
+        says nothing. With an acoustic logger, a burst is its roar (a rise of
+        ``frozen_ac_rise_db`` within one reading; a burst: +13–19 dB) with the
+        usual flow step (``flow_step`` × the mean flow); without one, the flow
+        must say it alone — a one-reading step of ``warm_flow_step`` × the
+        larger of the mean and the previous flow (no demand ramp moves that
+        fast)."""
+        if self.n < 12 or self.prev_flow is None:
+            return False
+        step = q - self.prev_flow
+        if ac is not None and self.prev_ac is not None:
+            return ac - self.prev_ac >= self.frozen_ac_rise and \
+                step >= self.flow_step * max(self.mean_flow, 1e-6)
+        return step >= self.warm_flow_step * max(self.mean_flow, self.prev_flow, 1e-6)
+
     def _ongoing(self, q: float, ts_ns: int) -> bool:
         if not self.in_burst or ts_ns - self.burst_since > self.max_ns:
             return False
@@ -133,14 +152,15 @@ class BurstDetector(Detector):
             return None
         if self._ongoing(q, x.ts_ns):
             return 0.5
-        return 1.0 if self._onset(q, p, x.ts_ns) else 0.0
+        return 1.0 if self._onset(q, p, x.ts_ns, x.num("acoustic_db")) else 0.0
 
     def learn_one(self, x: Sample) -> None:
         q, p = x.num("flow_m3h"), x.num("pressure_mpa")
         if q is None or p is None:
             return
         ongoing = self._ongoing(q, x.ts_ns)
-        if not ongoing and self._onset(q, p, x.ts_ns):
+        ac = x.num("acoustic_db")
+        if not ongoing and self._onset(q, p, x.ts_ns, ac):
             self.in_burst, self.burst_since = True, x.ts_ns
             self.burst_base = self.prev_flow if self.prev_flow is not None else q
             ongoing = True
@@ -171,6 +191,8 @@ class BurstDetector(Detector):
             self.n += 1
         self.p_repeats = self.p_repeats + 1 if p == self.prev_p else 0
         self.prev_flow, self.prev_p = q, p
+        if ac is not None:
+            self.prev_ac = ac
 
     def evidence(self, x: Sample | None = None) -> dict[str, Any]:
         ev: dict[str, Any] = {"mean_flow_m3h": round(self.mean_flow, 2)}
@@ -206,10 +228,14 @@ class TransientDetector(Detector):
         self.pending = False
 
     def _jump(self, p: float, q: float | None) -> bool:
+        """A jump not explained by a burst: a burst drops the pressure while the
+        flow steps up. A flow that merely moved (at the demand peaks one 5-min
+        reading moves ±10 % by itself) explains no 0.1 MPa jump — the head
+        loss changes by ~0.02 MPa for 10 % of the flow."""
         if self.prev_p is None or self.n < 12 or abs(p - self.prev_p) < self.min_jump:
             return False
-        return not (q is not None and self.prev_q is not None and
-                    abs(q - self.prev_q) >= self.max_flow_step * max(self.mean_flow, 1e-6))
+        return not (q is not None and self.prev_q is not None and p < self.prev_p and
+                    q - self.prev_q >= self.max_flow_step * max(self.mean_flow, 1e-6))
 
     def score_one(self, x: Sample) -> float | None:
         p = x.num("pressure_mpa")

@@ -69,3 +69,6 @@ def test_labels_the_sensor_cannot_show_are_unobservable():
                         {"worn": worn_at_fall if t <= 100 else True}) for t in range(0, 400, 100)]
     assert _observable(fall, band(True), [])
     assert not _observable(fall, band(False), [])   # put on again later: still unobservable
+    still = Label("w1", EventKind.INACTIVITY, 100 * ns, 200 * ns)
+    assert _observable(still, band(True), [])
+    assert not _observable(still, band(False), [])  # a band on the table is always still

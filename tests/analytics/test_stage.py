@@ -107,3 +107,57 @@ def test_silence_is_found_by_the_clock(settings, bus_factory):
         assert 600 <= f.evidence["cadence_s"] <= 730  # learned from the gaps
     finally:
         stage.stop()
+
+
+def test_the_area_drift_check_runs_live_and_is_checkpointed(settings, bus_factory):
+    """A field and its area's rain gauge in the registry; a storm holds the
+    field at its 6 cm weir while its sensor reads 1.5 cm low: the stage's
+    area check opens a sensor_drift finding for it, and its state survives
+    a restart."""
+    import datetime as dt
+
+    from mimamori.registry import Registry
+
+    now = time.time_ns()
+    transplant = (dt.date.today() - dt.timedelta(days=50)).isoformat()  # intermittent: weir 6
+    reg = Registry(settings.registry)
+    reg.add_site("field-ad-1", "field", "水田", 34.48, 136.60, {})
+    reg.add_device("paddy-ad-1", "paddy_json_v1", "field-ad-1", "水位", lat=34.48, lon=136.60,
+                   params={"transplant": transplant})
+    reg.add_device("rain-ad-1", "rain_gauge_json_v1", "field-ad-1", "雨量計", lat=34.481,
+                   lon=136.601)
+    t = Topics(settings.bus.topic_root)
+    findings = Collector(bus_factory(), t.findings_filter)
+    pub = bus_factory()
+    stage = AnalyticsStage(settings, client_id="analytics-test-area", site_model=None).start()
+    rs, true = [], 4.0
+    start = now - 8 * 3600 * NS
+    for i in range(48):                      # 8 h; 9 mm/h of rain from hour 1 to 7
+        ts = start + i * 600 * NS
+        raining = 6 <= i < 42
+        rs.append(Reading("rain-ad-1", "rain_gauge_json_v1", Family.PADDY, "field-ad-1", ts,
+                          {"rain_mm": 1.5 if raining else 0.0, "battery_pct": 90.0}))
+        true = min(true + (0.15 if raining else 0.0) - 0.05 / 6, 6.0)
+        rs.append(Reading("paddy-ad-1", "paddy_json_v1", Family.PADDY, "field-ad-1",
+                          ts + 60 * NS, {"water_level_cm": round(true - 1.5 + 0.1 * (i % 2), 1),
+                                         "battery_pct": 80.0}))
+    try:
+        _send_until_judged(pub, settings, stage, rs)
+
+        def drift():
+            while not findings.q.empty():
+                findings.messages.append(findings.q.get())
+            return [f for f in (Finding.decode(m.payload) for m in findings.messages)
+                    if f.kind is EventKind.SENSOR_DRIFT]
+        wait_for(drift, what="the area drift finding")
+        f = drift()[0]
+        assert (f.device_id, f.state) == ("paddy-ad-1", FindingState.OPENED)
+        assert f.evidence["detector"] == "area_drift" and f.evidence["gauge"] == "rain-ad-1"
+        assert -1.6 <= f.evidence["offset_cm"] <= -1.3
+    finally:
+        stage.stop()
+    stage2 = AnalyticsStage(settings, client_id="analytics-test-area", site_model=None).start()
+    try:
+        assert stage2.area is not None and stage2.area.fields["paddy-ad-1"].open
+    finally:
+        stage2.stop()

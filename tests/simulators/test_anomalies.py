@@ -231,3 +231,57 @@ def test_a_water_shortage_too_short_or_too_shallow_to_show_is_not_labelled():
     assert shortage([0.8, 0.7, 0.8], 600) == []       # never 0.5 cm below the minimum
     (lb,) = shortage([0.0, -0.5, -1.0], 600)          # 10 h, 2 cm below: a shortage
     assert (lb.end_ns - lb.start_ns) / NS == 600 * 60
+
+
+def test_a_breach_that_moves_no_reading_is_not_labelled_sudden_drop():
+    # 中干し (drained, no farmer's water): the first breach takes the last water
+    # down to 2 cm below the soil surface; the second finds nothing left to lose
+    sc, m, rows, labels = _one("paddy", [
+        {"device": "paddy-0001", "kind": "sudden_drop", "at": "1d9h", "duration": "6h",
+         "params": {"rate_mm_h": 20}},
+        {"device": "paddy-0001", "kind": "sudden_drop", "at": "2d9h", "duration": "6h",
+         "params": {"rate_mm_h": 20}}], params={"transplant": "2026-04-25"})
+    second = [f["water_level_cm"] for f in _between(rows, sc.start_ns + 57 * H,
+                                                       sc.start_ns + 63 * H)]
+    assert statistics.mean(second[:6]) - statistics.mean(second[-6:]) < 0.5   # noise only
+    (lb,) = [lb for lb in labels if lb.kind is EventKind.SUDDEN_DROP]
+    assert lb.start_ns == sc.start_ns + 33 * H
+    assert m.unlabelled_breaches == 1
+
+
+def test_a_breach_overtaken_by_the_calendars_drainage_is_not_labelled():
+    # transplanted 3 May: 中干し from 2 June 00:00 — the weir board is pulled and
+    # the field empties by plan ten minutes after the breach opened
+    sc, m, rows, labels = _one("paddy", [
+        {"device": "paddy-0001", "kind": "sudden_drop", "at": "23h50m", "duration": "10h",
+         "params": {"rate_mm_h": 20}}], params={"transplant": "2026-05-03"})
+    assert not [lb for lb in labels if lb.kind is EventKind.SUDDEN_DROP]
+
+
+def test_a_breach_the_inlet_cannot_outfill_is_a_water_shortage_too():
+    # intermittent irrigation (minimum 1 cm): a breach at 40 mm/h from 05:00 empties
+    # the field before the morning round; the opened inlet (10–25 mm/h) cannot fill it
+    sc, m, rows, labels = _one("paddy", [
+        {"device": "paddy-0001", "kind": "sudden_drop", "at": "1d5h", "duration": "10h",
+         "params": {"rate_mm_h": 40}}], start="2026-06-20T00:00:00+09:00",
+        params={"transplant": "2026-05-01"})
+    kinds = sorted(lb.kind.value for lb in labels)
+    assert kinds == ["sudden_drop", "water_low"]
+    (low,) = [lb for lb in labels if lb.kind is EventKind.WATER_LOW]
+    hour = ((low.start_ns // NS + 9 * 3600) % 86400) / 3600
+    assert 5.5 <= hour <= 8   # from the morning round that found it low
+    during = _between(rows, low.start_ns, low.end_ns)
+    assert min(f["water_level_cm"] for f in during) < 0.5
+    assert low.end_ns > sc.start_ns + 39 * H   # until the water is back after the breach
+
+
+def test_a_breach_closed_soon_after_the_round_is_no_water_shortage():
+    # the breach (40 mm/h from 03:00) closes at 09:00, 2.5 h after the
+    # morning round found the field low: the opened inlet then refills it like
+    # any round's — the breach held the field down for less than 3 h
+    sc, m, rows, labels = _one("paddy", [
+        {"device": "paddy-0001", "kind": "sudden_drop", "at": "1d3h", "duration": "6h",
+         "params": {"rate_mm_h": 40}}], start="2026-06-20T00:00:00+09:00",
+        params={"transplant": "2026-05-01"})
+    assert [lb.kind.value for lb in labels] == ["sudden_drop"]
+    assert m.unlabelled_lows >= 1    # it was short, briefly
