@@ -66,12 +66,14 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
 
+from mimamori.contracts import EventKind, Severity
+
 from .detectors.paddy import stage_for
+from .engine import Change, Engine
 
 NS = 1_000_000_000
 H_NS = 3600 * NS
@@ -100,16 +102,6 @@ class AreaDriftConfig(BaseModel):
     min_pinned: int = 6          # readings held at the weir before the offset is judged
     offset_cm: float = 0.8       # |reading − weir| that opens a finding (as the per-device one)
     clear_cm: float = 0.5        # a rain that pins the field this close to the weir clears it
-
-
-@dataclass
-class Change:
-    """A field's area-drift finding opens or clears (the engine publishes it)."""
-
-    device_id: str
-    change: str          # opened | cleared
-    ts_ns: int
-    evidence: dict[str, Any] = field(default_factory=dict)
 
 
 def is_rain_gauge(profile: str) -> bool:
@@ -362,22 +354,19 @@ class AreaDrift:
             f.losses = [float(x) for x in fs.get("losses", [])]
 
 
-def apply_change(engine: Any, ch: Change) -> Any | None:
+def apply_change(engine: Engine, ch: Change) -> Any | None:
     """One area change through the engine: the field's one open
     ``sensor_drift`` finding, shared with its per-device drift detector."""
-    from mimamori.contracts import EventKind, Severity
-
-    return engine.external(ch.device_id, "area_drift", EventKind.SENSOR_DRIFT, Severity.INFO,
-                           ch.change, ch.ts_ns, ch.evidence)
+    found = area_changes_into(engine, [ch])
+    return found[0] if found else None
 
 
-def area_into(area: AreaDrift, engine: Any, device_id: str, ts_ns: int,
+def area_changes_into(engine: Engine, changes: Iterable[Change]) -> list[Any]:
+    return engine.external_changes(changes, "area_drift", EventKind.SENSOR_DRIFT, Severity.INFO)
+
+
+def area_into(area: AreaDrift, engine: Engine, device_id: str, ts_ns: int,
               fields: dict[str, Any], ctx: dict[str, Any] | None) -> list[Any]:
     """Feed one reading to the area check (after the engine has judged it)
     and pass its changes through the engine; the findings to publish."""
-    out = []
-    for ch in area.process(device_id, ts_ns, fields, ctx):
-        f = apply_change(engine, ch)
-        if f is not None:
-            out.append(f)
-    return out
+    return area_changes_into(engine, area.process(device_id, ts_ns, fields, ctx))

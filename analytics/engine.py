@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from mimamori.contracts import EventKind, Family, Finding, FindingState, Reading, Severity
@@ -32,6 +33,17 @@ from .detectors.base import Detector, Sample
 from .detectors.threshold import Thresholded
 
 SettingsFor = Callable[[str, str], dict[str, Any]]  # (device_id, site) → ctx
+
+
+@dataclass
+class Change:
+    """A finding of one device opens or clears, decided outside its per-reading
+    detectors (the site model's batches, the area drift check)."""
+
+    device_id: str
+    change: str          # opened | cleared
+    ts_ns: int
+    evidence: dict[str, Any] = field(default_factory=dict)
 
 
 class DeviceDetectors:
@@ -182,6 +194,16 @@ class Engine:
         if dev is None or (change == "cleared" and name not in dev.active.get(kind.value, [])):
             return None
         return self._emit(dev, name, kind, severity, change, ts_ns, lambda: evidence)
+
+    def external_changes(self, changes: Iterable[Change], name: str, kind: EventKind,
+                         severity: Severity) -> list[Finding]:
+        """:meth:`external` for each change of one component; the findings to publish."""
+        out = []
+        for c in changes:
+            f = self.external(c.device_id, name, kind, severity, c.change, c.ts_ns, c.evidence)
+            if f is not None:
+                out.append(f)
+        return out
 
     def _emit(self, dev: DeviceDetectors, name: str, kind: EventKind, severity: Severity,
               change: str, ts_ns: int, evidence: Callable[[], dict[str, Any]]) -> Finding | None:

@@ -37,8 +37,8 @@ from typing import Any
 from mimamori.contracts import FindingState, Reading
 from mimamori.offline import Label, read_labels, read_readings
 
-from .area_drift import AreaDrift, AreaDriftConfig, Change, apply_change, assign_areas
-from .engine import Engine
+from .area_drift import AreaDrift, AreaDriftConfig, apply_change, assign_areas
+from .engine import Change, Engine
 
 NS = 1_000_000_000
 # A label can only be detected from readings that carry the signal: one that

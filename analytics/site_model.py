@@ -35,7 +35,7 @@ import logging
 import math
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -43,6 +43,8 @@ from pydantic import BaseModel, Field
 from sklearn.ensemble import IsolationForest
 
 from mimamori.contracts import EventKind, Finding, Reading, Severity
+
+from .engine import Change, Engine
 
 log = logging.getLogger(__name__)
 NS = 1_000_000_000
@@ -175,16 +177,6 @@ def train_sites(query: Any, cfg: SiteModelConfig, now_ns: int) -> dict[tuple[str
     return models
 
 
-@dataclass
-class Change:
-    """A device's anomaly finding opens or clears (the engine publishes it)."""
-
-    device_id: str
-    change: str          # opened | cleared
-    ts_ns: int
-    evidence: dict[str, Any] = field(default_factory=dict)
-
-
 class BatchScorer:
     def __init__(self, cfg: SiteModelConfig | None = None) -> None:
         self.cfg = cfg or SiteModelConfig()
@@ -260,13 +252,8 @@ class BatchScorer:
         return out
 
 
-def score_into(scorer: BatchScorer, engine: Any, key: tuple[str, str]) -> list[Finding]:
+def score_into(scorer: BatchScorer, engine: Engine, key: tuple[str, str]) -> list[Finding]:
     """Score a site's batch and pass its changes through the engine (one open
     ``anomaly`` finding per device, shared with any other anomaly detector)."""
-    out = []
-    for c in scorer.score(key):
-        f = engine.external(c.device_id, "site_model", EventKind.ANOMALY, Severity.WARNING,
-                            c.change, c.ts_ns, c.evidence)
-        if f is not None:
-            out.append(f)
-    return out
+    return engine.external_changes(scorer.score(key), "site_model", EventKind.ANOMALY,
+                                   Severity.WARNING)
