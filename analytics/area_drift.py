@@ -72,7 +72,7 @@ from pydantic import BaseModel
 
 from mimamori.contracts import EventKind, Severity
 
-from .detectors.paddy import stage_for
+from .detectors.paddy import AREA_DRY, stage_for
 from .engine import Change, Engine
 
 NS = 1_000_000_000
@@ -144,13 +144,14 @@ def assign_areas(devices: Iterable[tuple[str, str, str, float | None, float | No
 
 
 class _Gauge:
-    __slots__ = ("cum", "hist", "last_ns", "last_wet", "recent", "start", "total")
+    __slots__ = ("cum", "hist", "last_ns", "last_wet", "recent", "seen", "start", "total")
 
     def __init__(self) -> None:
         self.start = 0          # when the current rain began (0: none yet)
         self.cum = 0.0          # mm counted since then
         self.last_wet = 0       # the last uplink with rain
         self.last_ns = 0        # the last uplink
+        self.seen = 0           # the first uplink
         self.total = 0.0        # mm counted ever (a night with no tip: unchanged)
         self.recent: deque[tuple[int, float]] = deque()   # the last 30 min
         self.hist: deque[tuple[int, float]] = deque()     # (ts, total) of the last 3 h
@@ -163,6 +164,8 @@ class _Gauge:
             self.total += mm
             self.last_wet = ts
         self.last_ns = ts
+        if not self.seen:
+            self.seen = ts
         self.hist.append((ts, self.total))
         while self.hist and ts - self.hist[0][0] > 3 * H_NS:
             self.hist.popleft()
@@ -180,6 +183,13 @@ class _Gauge:
                 break
             out = total
         return out
+
+    def dry_hours(self, ts: int) -> float | None:
+        """Hours since the gauge last counted rain (since its first uplink,
+        if it never did); None while it is silent (no rain measured is not no rain)."""
+        if not self.last_ns or ts - self.last_ns > H_NS:
+            return None
+        return (ts - (self.last_wet or self.seen)) / H_NS
 
     def raining(self, ts: int, dry_ns: int) -> bool:
         return bool(self.start) and ts - self.last_wet <= dry_ns
@@ -236,6 +246,24 @@ class AreaDrift:
 
     def set_areas(self, area_of: dict[str, str]) -> None:
         self.area_of = dict(area_of)
+
+    def dry_hours(self, device_id: str, ts_ns: int) -> float | None:
+        """Hours since the field's area gauge last counted rain (None: no
+        gauge for it, or the gauge is silent)."""
+        gauge = self.area_of.get(device_id)
+        g = self.gauges.get(gauge) if gauge is not None else None
+        return g.dry_hours(ts_ns) if g is not None else None
+
+    def annotate(self, device_id: str, ts_ns: int, fields: dict[str, Any]) -> None:
+        """Give a field's reading its area's rain as the derived field
+        ``area_dry_h`` (hours since the gauge last counted rain), so the
+        field's own detectors can tell rain from an open inlet
+        (:class:`~analytics.detectors.paddy.WaterBandDetector`). Called before
+        the engine judges the reading; a field without a (live) gauge gets none."""
+        if LEVEL in fields:
+            dry = self.dry_hours(device_id, ts_ns)
+            if dry is not None:
+                fields[AREA_DRY] = round(dry, 2)
 
     def process(self, device_id: str, ts_ns: int, fields: dict[str, Any],
                 ctx: dict[str, Any] | None) -> list[Change]:
@@ -326,7 +354,7 @@ class AreaDrift:
     def state(self) -> dict[str, Any]:
         return {"v": 1,
                 "gauges": {d: {"start": g.start, "cum": g.cum, "last_wet": g.last_wet,
-                               "last_ns": g.last_ns, "total": g.total,
+                               "last_ns": g.last_ns, "total": g.total, "seen": g.seen,
                                "recent": [list(x) for x in g.recent],
                                "hist": [list(x) for x in g.hist]}
                            for d, g in self.gauges.items()},
@@ -342,6 +370,7 @@ class AreaDrift:
             g.start, g.cum = int(gs.get("start", 0)), float(gs.get("cum", 0.0))
             g.last_wet, g.last_ns = int(gs.get("last_wet", 0)), int(gs.get("last_ns", 0))
             g.total = float(gs.get("total", 0.0))
+            g.seen = int(gs.get("seen", 0))
             g.recent = deque((int(t), float(mm)) for t, mm in gs.get("recent", []))
             g.hist = deque((int(t), float(x)) for t, x in gs.get("hist", []))
         for d, fs in s.get("fields", {}).items():

@@ -228,6 +228,7 @@ def replay_areas(by_device: dict[str, list[Reading]], devices: dict[str, dict[st
     out: dict[str, list[Change]] = defaultdict(list)
     streams = [sorted(by_device[d], key=lambda r: r.ts_ns) for d in members]
     for r in heapq.merge(*streams, key=lambda r: r.ts_ns):
+        area.annotate(r.device_id, r.ts_ns, r.fields)   # the engine replay reads it too
         for ch in area.process(r.device_id, r.ts_ns, r.fields, ctxs[r.device_id]):
             out[ch.device_id].append(ch)
     return out

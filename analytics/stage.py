@@ -256,6 +256,8 @@ class AnalyticsStage:
                     self._refresh_areas()
                 for r in readings:
                     judged = self.engine.readings
+                    if self.area is not None and r.family is Family.PADDY:
+                        self.area.annotate(r.device_id, r.ts_ns, r.fields)
                     found.extend(self.engine.process(r))
                     # the area check sees what the engine judged (not a duplicate)
                     if self.area is not None and r.family is Family.PADDY and \

@@ -40,6 +40,10 @@ JST_S = 9 * 3600
 # The farmer's morning and evening rounds (local hours, DOMAIN.md §3): a field
 # found below the stage minimum gets water then.
 ROUNDS = ((5.5, 8.5), (16.5, 19.5))
+# A derived field the analytics stage adds to a paddy reading when the field's
+# farming area has a live rain gauge: hours since the gauge last counted rain
+# (analytics.area_drift.AreaDrift.annotate).
+AREA_DRY = "area_dry_h"
 
 
 @dataclass(frozen=True)
@@ -137,15 +141,20 @@ class WaterBandDetector(Detector):
     name = "water_band"
     kind = EventKind.WATER_LOW
     STATE = ("smooth", "low_since", "high_since", "high_ref", "last_ns", "recent", "rnd",
-             "missed")
+             "missed", "at_target")
 
     def __init__(self, side: str = "low", field: str = "water_level_cm", low_hours: float = 15.0,
                  low_margin_cm: float = 0.3, high_margin_cm: float = 1.5, high_hours: float = 10.0,
                  high_fall_cm: float = 0.4, smooth_s: float = 3600, flat_cm_h: float = 0.03,
                  flat_hours: float = 4.0, round_rise_cm: float = 0.5, round_margin_cm: float = 0.5,
                  round_below_cm: float = 0.2,
-                 rounds: tuple[tuple[float, float], ...] | None = ROUNDS) -> None:
+                 rounds: tuple[tuple[float, float], ...] | None = ROUNDS,
+                 rain_before_hours: float = 2.0, dry_high_hours: float = 1.0,
+                 target_band_cm: float = 0.5) -> None:
         self.side, self.field = side, field
+        self.rain_before_ns = int(rain_before_hours * 3600 * NS)
+        self.dry_high_ns = int(dry_high_hours * 3600 * NS)
+        self.target_band = target_band_cm
         self.round_rise, self.rounds = round_rise_cm, tuple(tuple(r) for r in rounds or ())
         self.round_margin, self.round_below = round_margin_cm, round_below_cm
         self.rnd: list[float] | None = None   # the round in progress: [id, start level, max]
@@ -162,6 +171,7 @@ class WaterBandDetector(Detector):
         self.smooth: float | None = None
         self.low_since = 0
         self.high_since = 0
+        self.at_target = 0   # (high side) the last reading at or below the stage's target
         self.high_ref: float | None = None   # smoothed level when the high run began
         self.last_ns = 0
         self._memo: tuple[Sample, Any] | None = None
@@ -188,14 +198,16 @@ class WaterBandDetector(Detector):
         st = self._stage.at(x.ctx, x.ts_ns)
         low_since = high_since = 0
         high_ref = None
-        rnd, missed = self.rnd, self.missed
+        rnd, missed, at_target = self.rnd, self.missed, self.at_target
         if self.side == "high":   # each side keeps only its own state
             if st.irrigated and sm >= st.target_cm + self.high_margin:
                 high_since = self.high_since or x.ts_ns
                 high_ref = self.high_ref if self.high_since else sm
                 if high_ref is not None and sm > high_ref:
                     high_ref = sm   # falling is measured from the highest point
-            return sm, low_since, high_since, high_ref, rnd, missed
+            elif sm <= st.target_cm + self.target_band:
+                at_target = x.ts_ns
+            return sm, low_since, high_since, high_ref, rnd, missed, at_target
         if st.irrigated and sm < st.min_cm - self.low_margin:
             low_since = self.low_since or x.ts_ns
         if self.rounds:
@@ -212,7 +224,7 @@ class WaterBandDetector(Detector):
                 missed = False
             elif missed and sm < st.min_cm - self.round_margin:
                 missed = True            # ... and it has fallen clearly below the minimum
-        return sm, low_since, high_since, high_ref, rnd, missed
+        return sm, low_since, high_since, high_ref, rnd, missed, at_target
 
     def score_one(self, x: Sample) -> float | None:
         # self._next(x), inline (every reading): scoring is pure, so always computed
@@ -220,7 +232,7 @@ class WaterBandDetector(Detector):
         self._memo = (x, n)
         if n is None:
             return None
-        sm, low_since, high_since, high_ref, _, missed = n
+        sm, low_since, high_since, high_ref, _, missed, at_target = n
         if self.side == "low":
             if missed is True:
                 return 1.0
@@ -230,7 +242,20 @@ class WaterBandDetector(Detector):
         if not high_since:
             return 0.0
         fell = high_ref is not None and high_ref - sm > self.high_fall
-        if fell or x.ts_ns - high_since < self.high_ns:
+        if fell:
+            return 0.5
+        dry = x.num(AREA_DRY)
+        if dry is not None and at_target and \
+                dry * H_NS >= x.ts_ns - at_target + self.rain_before_ns:
+            # the area's gauge counted no rain since the field was last at the
+            # stage's target: the water that lifted it came through the inlet,
+            # and the farmer closes that at the target — it was left open (if
+            # the level is not falling: a field draining after it was closed)
+            if x.ts_ns - high_since < self.dry_high_ns:
+                return 0.5
+            slope = self._slope_with(x)
+            return 1.0 if slope is not None and slope >= -self.flat_cm_h else 0.5
+        if x.ts_ns - high_since < self.high_ns:
             return 0.5
         slope = self._slope_with(x)
         # pinned at the weir (an open inlet overflowing) — rain water drains away
@@ -295,10 +320,12 @@ class WaterBandDetector(Detector):
             if not n[2]:
                 self._sums = None   # not high: no slope is asked, so keep no sums
             self._window_add(x.ts_ns, x.num(self.field))  # type: ignore[arg-type]
-        self.smooth, self.low_since, self.high_since, self.high_ref, self.rnd, self.missed = n
+        (self.smooth, self.low_since, self.high_since, self.high_ref, self.rnd, self.missed,
+         self.at_target) = n
         if self.high_since and self.high_ref is not None and self.high_ref - self.smooth > \
                 self.high_fall:
             self.high_since, self.high_ref = x.ts_ns, self.smooth  # draining: restart the clock
+            self.at_target = 0   # ... and a draining field is no inlet rise until it is back
         self.last_ns = x.ts_ns
 
     def _window_add(self, ts_ns: int, v: float) -> None:
