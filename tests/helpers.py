@@ -9,6 +9,8 @@ from collections.abc import Callable
 from typing import Any
 
 from mimamori.bus import Bus, Message
+from mimamori.config import Settings, load_settings
+from mimamori.services import Mosquitto, free_port
 
 
 def wait_for(pred: Callable[[], Any], timeout: float = 30.0, interval: float = 0.1,
@@ -46,3 +48,14 @@ class Collector:
             except queue.Empty:
                 continue
         return self.messages
+
+
+def own_broker(tmp_path, broker_cls: type[Mosquitto] = Mosquitto) -> tuple[Settings, Mosquitto]:
+    """A Mosquitto of the test's own (started, on a free port, state in
+    ``tmp_path``), for tests that stop, pause or restart their broker."""
+    s = load_settings(state_dir=tmp_path, mqtt={"url": f"mqtt://127.0.0.1:{free_port()}"},
+                      influx={"managed": False})
+    broker = broker_cls(s)
+    broker.start()
+    return s, broker
+

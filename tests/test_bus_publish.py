@@ -9,18 +9,12 @@ import uuid
 from paho.mqtt.enums import MQTTErrorCode
 
 from mimamori.bus import Bus, BusError
-from mimamori.config import load_settings
-from mimamori.services import Mosquitto, free_port
 
-from .helpers import wait_for
+from .helpers import own_broker, wait_for
 
 
 def test_message_published_during_an_outage_is_acknowledged_after_it(tmp_path):
-    port = free_port()
-    s = load_settings(state_dir=tmp_path, mqtt={"url": f"mqtt://127.0.0.1:{port}"},
-                      influx={"managed": False})
-    broker = Mosquitto(s)
-    broker.start()
+    s, broker = own_broker(tmp_path)
     topic = f"outage-{uuid.uuid4().hex[:6]}/t"
     try:
         consumer = Bus(s.mqtt, "outage-consumer").connect()   # persistent session
@@ -59,10 +53,7 @@ def test_message_published_during_an_outage_is_acknowledged_after_it(tmp_path):
 
 
 def test_wait_published_times_out_with_a_clear_error(tmp_path):
-    s = load_settings(state_dir=tmp_path, mqtt={"url": f"mqtt://127.0.0.1:{free_port()}"},
-                      influx={"managed": False})
-    broker = Mosquitto(s)
-    broker.start()
+    s, broker = own_broker(tmp_path)
     try:
         producer = Bus(s.mqtt, "timeout-producer", persistent=False).connect()
         broker.stop()

@@ -9,7 +9,7 @@ from mimamori.bus import Bus
 from mimamori.config import load_settings
 from mimamori.services import Mosquitto, ServiceManager, free_port
 
-from .helpers import Collector
+from .helpers import Collector, own_broker
 
 
 def test_shipped_config_sets_the_queue_limits(tmp_path):
@@ -23,10 +23,7 @@ def test_shipped_config_sets_the_queue_limits(tmp_path):
 
 def test_broker_keeps_5000_queued_messages_and_survives_restart(tmp_path):
     # Own broker: this test restarts it.
-    s = load_settings(state_dir=tmp_path, mqtt={"url": f"mqtt://127.0.0.1:{free_port()}"},
-                      influx={"managed": False})
-    broker = Mosquitto(s)
-    broker.start()
+    s, broker = own_broker(tmp_path)
     topic = f"t-{uuid.uuid4().hex[:6]}/q"
     try:
         # A consumer subscribes with a persistent session, then goes away.

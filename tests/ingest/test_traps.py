@@ -18,10 +18,9 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 
 from mimamori.bus import Bus
-from mimamori.config import load_settings
-from mimamori.services import Mosquitto, free_port
+from mimamori.services import Mosquitto
 
-from ..helpers import wait_for
+from ..helpers import own_broker, wait_for
 
 
 class DefaultMosquitto(Mosquitto):
@@ -37,10 +36,7 @@ class DefaultMosquitto(Mosquitto):
 
 
 def _queued_then_delivered(broker_cls, tmp_path, n=3000):
-    s = load_settings(state_dir=tmp_path, mqtt={"url": f"mqtt://127.0.0.1:{free_port()}"},
-                      influx={"managed": False})
-    broker = broker_cls(s)
-    broker.start()
+    s, broker = own_broker(tmp_path, broker_cls)
     topic = f"trap-{uuid.uuid4().hex[:6]}/q"
     try:
         consumer = Bus(s.mqtt, "behind").connect()  # persistent session
@@ -85,10 +81,7 @@ def test_paho_refuses_with_rc_15_at_65535_unacknowledged(services):
 
 
 def test_bus_publish_waits_at_rc_15_and_loses_nothing(tmp_path):
-    s = load_settings(state_dir=tmp_path, mqtt={"url": f"mqtt://127.0.0.1:{free_port()}"},
-                      influx={"managed": False})
-    broker = Mosquitto(s)
-    broker.start()
+    s, broker = own_broker(tmp_path)
     topic = f"rc15-{uuid.uuid4().hex[:6]}/t"
     n = 65535 + 200
     try:
