@@ -11,7 +11,14 @@ PYTHON=${PYTHON:-python3}
 say()  { printf '%s\n' "setup: $*"; }
 fail() { printf '%s\n' "setup: $*" >&2; exit 1; }
 
-# 1. Python >= 3.11
+# 1. Python >= 3.11 (a bare Debian has none: install Debian's, 3.11 on bookworm)
+if ! command -v "$PYTHON" >/dev/null 2>&1 && [ "$PYTHON" = python3 ] \
+    && [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+  say "installing python3 python3-venv (apt-get)…"
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+      apt-get install -y -qq --no-install-recommends python3 python3-venv; } >/tmp/mimamori-apt.log 2>&1 \
+    || fail "apt-get install python3 python3-venv failed; see /tmp/mimamori-apt.log"
+fi
 "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
   || fail "Python 3.11 or newer is needed ($PYTHON is $("$PYTHON" -V 2>&1)); install it, or run: make PYTHON=python3.11 ..."
 
