@@ -64,6 +64,7 @@ kind, shared with the per-device drift detector).
 from __future__ import annotations
 
 import math
+import statistics
 from collections import deque
 from collections.abc import Iterable
 from typing import Any
@@ -72,12 +73,12 @@ from pydantic import BaseModel
 
 from mimamori.contracts import EventKind, Severity
 
+from .detectors.baseline import local_day, local_hour
 from .detectors.paddy import AREA_DRY, stage_for
 from .engine import Change, Engine
 
 NS = 1_000_000_000
 H_NS = 3600 * NS
-JST_S = 9 * 3600
 LEVEL = "water_level_cm"
 RAIN = "rain_mm"
 
@@ -211,18 +212,17 @@ class _Field:
 
     def learn_night(self, ts: int, v: float, g: _Gauge | None, keep: int) -> None:
         """The field's loss from its level on dry nights (O(1) per reading)."""
-        sec = (ts // NS + JST_S) % 86400
-        day = (ts // NS + JST_S) // 86400
+        h, day = local_hour(ts), local_day(ts)
         n = self.night
-        if 22 * 3600 <= sec < 23 * 3600:
+        if 22 <= h < 23:
             if not n or n[0] != day:
                 n[:] = [day, 0.0, 0, 0.0, 0, g.total if g is not None else -1.0]
             n[1] += v
             n[2] += 1
-        elif n and n[0] == day - 1 and 3 * 3600 <= sec < 4 * 3600:
+        elif n and n[0] == day - 1 and 3 <= h < 4:
             n[3] += v
             n[4] += 1
-        elif n and sec >= 4 * 3600 and n[0] < day:
+        elif n and h >= 4 and n[0] < day:
             if n[2] >= 3 and n[4] >= 3 and g is not None and n[0] == day - 1 \
                     and g.total == n[5]:
                 a, b = n[1] / n[2], n[3] / n[4]
@@ -241,7 +241,6 @@ class AreaDrift:
         self.area_of: dict[str, str] = {}         # field → gauge
         self.gauges: dict[str, _Gauge] = {}
         self.fields: dict[str, _Field] = {}
-        self.judged = 0
         self._dry_ns = int(self.cfg.dry_s * NS)
 
     def set_areas(self, area_of: dict[str, str]) -> None:
@@ -328,17 +327,14 @@ class AreaDrift:
         wet = sum(mm for _, mm in g.recent)
         if shortfall < 0 or wet < c.raining_mm or now - f.base < c.min_rise_cm:
             return []
-        st = stage_for(ctx, (ts // NS + JST_S) // 86400)
+        st = stage_for(ctx, local_day(ts))
         if st.weir_cm > 0 and now < c.soil_cm:
             return []
         f.pin_vals.append(v - st.weir_cm)
         if len(f.pin_vals) < c.min_pinned:
             return []
-        self.judged += 1
-        xs = sorted(f.pin_vals)
-        n = len(xs)
-        off = xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
-        f.offset = off
+        n = len(f.pin_vals)
+        off = f.offset = statistics.median(f.pin_vals)
         ev = {"detector": "area_drift", "offset_cm": round(off, 2), "weir_cm": st.weir_cm,
               "stage": st.name, "rain_mm": round(g.cum, 1), "rise_cm": round(now - f.base, 2),
               "loss_mm_h": round(loss, 2), "gauge": gauge, "pinned_readings": n}
@@ -383,14 +379,9 @@ class AreaDrift:
             f.losses = [float(x) for x in fs.get("losses", [])]
 
 
-def apply_change(engine: Engine, ch: Change) -> Any | None:
-    """One area change through the engine: the field's one open
-    ``sensor_drift`` finding, shared with its per-device drift detector."""
-    found = area_changes_into(engine, [ch])
-    return found[0] if found else None
-
-
 def area_changes_into(engine: Engine, changes: Iterable[Change]) -> list[Any]:
+    """Area changes through the engine: the field's one open ``sensor_drift``
+    finding, shared with its per-device drift detector."""
     return engine.external_changes(changes, "area_drift", EventKind.SENSOR_DRIFT, Severity.INFO)
 
 

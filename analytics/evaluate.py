@@ -37,7 +37,7 @@ from typing import Any
 from mimamori.contracts import FindingState, Reading
 from mimamori.offline import Label, read_labels, read_readings
 
-from .area_drift import AreaDrift, AreaDriftConfig, apply_change, assign_areas
+from .area_drift import AreaDrift, AreaDriftConfig, area_changes_into, assign_areas
 from .engine import Change, Engine
 
 NS = 1_000_000_000
@@ -150,8 +150,7 @@ def evaluate_dir(data_dir: Path | str, holidays: list[str] | None = None,
             _note(eng.process(r), spans, open_at, end_ns)
             # the area check judged this reading after the engine (as the stage does)
             while ci < len(changes) and changes[ci].ts_ns <= r.ts_ns:
-                f = apply_change(eng, changes[ci])
-                _note([f] if f is not None else [], spans, open_at, end_ns)
+                _note(area_changes_into(eng, [changes[ci]]), spans, open_at, end_ns)
                 ci += 1
         _note(eng.advance(end_ns), spans, open_at, end_ns)
         opened = [(t0, k) for k, t0, _ in spans]

@@ -31,12 +31,11 @@ from typing import Any
 from mimamori.contracts import EventKind, Severity
 
 from .base import Detector, Sample
-from .baseline import local_day
+from .baseline import JST_S, local_day
 from .generic import RateDetector
 
 NS = 1_000_000_000
 H_NS = 3600 * NS
-JST_S = 9 * 3600
 # The farmer's morning and evening rounds (local hours, DOMAIN.md §3): a field
 # found below the stage minimum gets water then.
 ROUNDS = ((5.5, 8.5), (16.5, 19.5))
