@@ -139,15 +139,7 @@ class Engine:
                 f = self._transition(dev, name, w, change, ts, x)
                 if f is not None:
                     out.append(f)
-        # _schedule(dev, ts), inlined: this runs for every reading
-        best = None
-        for w in dev.timed:
-            d = w.det.deadline_ns(ts)
-            if d is not None and d > ts and (best is None or d < best):
-                best = d
-        if best is not None and best != dev.deadline:
-            dev.deadline = best
-            heapq.heappush(due, (best, dev.device_id))
+        self._schedule(dev, ts)
         self.readings += 1
         return out
 
