@@ -433,9 +433,14 @@ class Bus:
         delay = 0.001
         while True:
             info = self._client.publish(topic, payload, qos=qos, retain=retain)
-            if info.rc in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
-                # NO_CONN: paho keeps QoS>0 messages and sends them on reconnect;
-                # callers that need durability wait for the PUBACK.
+            if info.rc == MQTTErrorCode.MQTT_ERR_NO_CONN and qos > 0:
+                # paho keeps QoS>0 messages and sends them on reconnect: say so
+                # with paho's own "not sent yet" (NO_CONN makes is_published()
+                # and wait_for_publish() raise); callers that need durability
+                # wait for the PUBACK
+                info.rc = MQTTErrorCode.MQTT_ERR_AGAIN
+            if info.rc in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_AGAIN,
+                           MQTTErrorCode.MQTT_ERR_NO_CONN):
                 return info
             if info.rc == MQTTErrorCode.MQTT_ERR_QUEUE_SIZE:
                 # 65,535 QoS 1 messages unacknowledged (paho's packet ids are
@@ -459,13 +464,11 @@ class Bus:
 
         Woken by the PUBACK itself (paho notifies each message's condition),
         not by polling. A message published while the connection was down
-        (rc ``NO_CONN``) is kept by paho and sent on reconnect: it is waited
-        for like the others (paho's own ``wait_for_publish`` would raise)."""
+        is kept by paho and sent on reconnect (:meth:`publish` marks it
+        ``MQTT_ERR_AGAIN``): it is waited for like the others."""
         deadline = time.monotonic() + timeout
         for info in infos:
-            if info.rc == MQTTErrorCode.MQTT_ERR_NO_CONN:
-                info.rc = MQTTErrorCode.MQTT_ERR_AGAIN  # paho's "not sent yet"
-            elif info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_AGAIN):
+            if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_AGAIN):
                 raise BusError(f"publish failed: {mqtt.error_string(info.rc)}")
             remaining = deadline - time.monotonic()
             if remaining > 0:
