@@ -20,8 +20,10 @@ The area drift check (:mod:`analytics.area_drift`) sees every paddy-family
 reading after the engine has judged it: the fields' levels beside their
 farming area's rain gauge (areas from the registry's positions, taken again
 when the registry changes); its ``sensor_drift`` findings go through the
-engine too, and its state is part of the checkpoint. ``area_drift=None``
-switches it off.
+engine too, and its state is part of the checkpoint. Before the engine
+judges a field's reading, the check gives it the derived field
+``area_dry_h`` (hours since the area's gauge last counted rain; the
+water_high detector reads it). ``area_drift=None`` switches both off.
 """
 
 from __future__ import annotations
