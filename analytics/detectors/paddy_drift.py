@@ -52,7 +52,7 @@ from mimamori.contracts import EventKind, Severity
 
 from .base import Detector, Sample
 from .baseline import local_day, local_hour
-from .paddy import ROUNDS, StageOfDay, stage_for
+from .paddy import AREA_DRY, ROUNDS, StageOfDay, stage_for
 
 NS = 1_000_000_000
 H_NS = 3600 * NS
@@ -62,15 +62,19 @@ class LevelDriftDetector(Detector):
     name = "level_drift"
     kind = EventKind.SENSOR_DRIFT
     severity = Severity.INFO
-    STATE = ("recent", "rise", "settle", "offsets", "smooth", "last_ns", "above_since")
+    STATE = ("recent", "rise", "settle", "offsets", "clean", "smooth", "last_ns", "above_since")
 
     def __init__(self, field: str = "water_level_cm", offset_cm: float = 0.8,
                  overshoot_cm: float = 0.3, fills: int = 3, rise_cm_h: float = 0.6,
                  stop_cm_h: float = 0.25, min_rise_cm: float = 1.0,
                  rounds: tuple[tuple[float, float], ...] = ROUNDS,
                  weir_hours: float = 3.0, smooth_s: float = 3600, start_above_min: float = 1.5,
-                 weir_band: float = 0.4, merge: bool = True) -> None:
+                 weir_band: float = 0.4, merge: bool = True, agree: int = 0,
+                 dry_before_h: float = 1.0, max_clean_cm: float = 2.5,
+                 foot_tol_cm: float | None = None) -> None:
+        self.foot_tol = foot_tol_cm
         self.merge = merge
+        self.agree, self.dry_before_ns, self.max_clean = agree, int(dry_before_h * H_NS), max_clean_cm
         self.start_above_min, self.weir_band = start_above_min, weir_band
         self.field, self.offset, self.overshoot, self.fills = field, offset_cm, overshoot_cm, fills
         self.rise_cm_h, self.stop_cm_h, self.min_rise = rise_cm_h, stop_cm_h, min_rise_cm
@@ -82,6 +86,9 @@ class LevelDriftDetector(Detector):
         # the hour after a rise: [end_ns, peak, start_level, from_a_round] or []
         self.settle: list[float] = []
         self.offsets: list[float] = []        # stop level − target of the last fills
+        # per fill in offsets: 1 if the area's gauge counted no rain from before its foot
+        # to its record (a clean reference), 0 if it did or no gauge was heard
+        self.clean: list[int] = []
         self.smooth: float | None = None
         self.last_ns = 0
         self.above_since = 0
@@ -96,6 +103,11 @@ class LevelDriftDetector(Detector):
         return self._drift  # type: ignore[return-value]
 
     def _drift_now(self) -> float | None:
+        if self.agree and len(self.clean) >= self.agree and all(self.clean[-self.agree:]):
+            last = [o - self.overshoot for o in self.offsets[-self.agree:]]
+            if all(abs(o) >= self.offset for o in last) and (all(o > 0 for o in last)
+                                                              or all(o < 0 for o in last)):
+                return min(last, key=abs)
         if len(self.offsets) < self.fills:
             return None
         xs = sorted(self.offsets[-self.fills:])
@@ -177,12 +189,15 @@ class LevelDriftDetector(Detector):
             recent.pop(0)
         tail = recent[-3:]
         if self.settle:
-            end_ns, peak, start, from_round = self.settle
+            end_ns, peak, start, from_round = self.settle[:4]
+            foot_ns = int(self.settle[4]) if len(self.settle) > 4 else int(end_ns) - H_NS
+            foot = self.settle[5] if len(self.settle) > 5 else start
             if x.ts_ns - end_ns <= H_NS:
                 self.settle[1] = max(peak, sum(y for _, y in tail) / len(tail))
                 s = self._slope() if self.merge else None
                 if s is not None and s >= self.rise_cm_h:   # the same fill, resumed
-                    self.rise = [self.settle[0], self.settle[1], start, from_round]
+                    self.rise = [foot_ns, self.settle[1], start, from_round,
+                                 self.settle[5] if len(self.settle) > 5 else start]
                     self.settle = []
                 return
             self.settle = []
@@ -190,7 +205,16 @@ class LevelDriftDetector(Detector):
             if from_round and st.irrigated and st.target_cm > 0 and peak - start >= self.min_rise \
                     and start < st.min_cm + self.start_above_min and \
                     abs(peak - st.weir_cm) > self.weir_band:
-                self.offsets = (self.offsets + [peak - st.target_cm])[-self.fills:]
+                o = peak - st.target_cm
+                dry = x.num(AREA_DRY)
+                d = o - self.overshoot
+                clean = int(dry is not None and abs(d) <= self.max_clean
+                            and x.ts_ns - int(dry * H_NS) <= foot_ns - self.dry_before_ns
+                            and (self.foot_tol is None or d >= 0
+                                 or foot - st.min_cm <= d + self.foot_tol))
+                keep = max(self.fills, self.agree)
+                self.offsets = (self.offsets + [o])[-keep:]
+                self.clean = (self.clean + [clean])[-keep:]
                 self._drift = False
         s = self._slope()
         if s is None:
@@ -202,11 +226,15 @@ class LevelDriftDetector(Detector):
                     first = min(self.recent, key=lambda p: p[1])
                 else:
                     first = self.recent[0]
+                i = self.recent.index(first)
+                near = self.recent[max(0, i - 1):i + 2]
                 self.rise = [first[0], last3, min(y for _, y in self.recent[:2]),
-                             1.0 if self._at_round(int(first[0])) else 0.0]
+                             1.0 if self._at_round(int(first[0])) else 0.0,
+                             sum(y for _, y in near) / len(near)]
         elif s < self.stop_cm_h:
             last3 = sum(y for _, y in tail) / len(tail)
-            self.settle = [x.ts_ns, max(self.rise[1], last3), self.rise[2], self.rise[3]]
+            self.settle = [x.ts_ns, max(self.rise[1], last3), self.rise[2], self.rise[3],
+                           self.rise[0], self.rise[4] if len(self.rise) > 4 else self.rise[2]]
             self.rise = []
         else:
             self.rise[1] = max(self.rise[1], sum(y for _, y in tail) / len(tail))
