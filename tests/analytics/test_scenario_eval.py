@@ -58,6 +58,10 @@ def test_small_scenario_classes_are_found(tmp_path):
     assert out.exit_code == 0, out.output
     assert "fall_flagged" in out.output and "recall" in out.output
     assert "runout" in out.output
+    every = CliRunner().invoke(app, ["evaluate", "scenario", str(tmp_path), "--json",
+                                     "--run-out", "0s"])
+    assert every.exit_code == 0, every.output
+    assert '"run_out_s": 0.0' in every.output
 
 
 def test_a_run_out_as_long_as_the_run_is_refused():
