@@ -62,19 +62,30 @@ class LevelDriftDetector(Detector):
     name = "level_drift"
     kind = EventKind.SENSOR_DRIFT
     severity = Severity.INFO
-    STATE = ("recent", "rise", "settle", "offsets", "clean", "smooth", "last_ns", "above_since")
+    STATE = ("recent", "rise", "settle", "held", "offsets", "clean", "smooth", "last_ns",
+             "above_since")
 
     def __init__(self, field: str = "water_level_cm", offset_cm: float = 0.8,
                  overshoot_cm: float = 0.3, fills: int = 3, rise_cm_h: float = 0.6,
                  stop_cm_h: float = 0.25, min_rise_cm: float = 1.0,
                  rounds: tuple[tuple[float, float], ...] = ROUNDS,
                  weir_hours: float = 3.0, smooth_s: float = 3600, start_above_min: float = 1.5,
-                 weir_band: float = 0.4, merge: bool = True, agree: int = 0,
+                 weir_band: float = 0.4, merge: bool = True, clean_fills: int = 0,
                  dry_before_h: float = 1.0, max_clean_cm: float = 2.5,
-                 foot_tol_cm: float | None = None) -> None:
-        self.foot_tol = foot_tol_cm
+                 foot_tol_cm: float = 0.3, hold_h: float = 6.0, fall_cm: float = 0.3,
+                 pair_prev_cm: float | None = None) -> None:
         self.merge = merge
-        self.agree, self.dry_before_ns, self.max_clean = agree, int(dry_before_h * H_NS), max_clean_cm
+        # the clean-fill rule's settings in one attribute (instance-dict key sharing:
+        # CPython 3.11 stops sharing keys at 30 attributes): fills needed (0: off),
+        # dry time before the foot (ns), largest offset, foot tolerance, how long a
+        # stop at the weir is watched (ns), the fall that shows it was no overflow,
+        # the smaller offset the earlier fill of a pair may show
+        self.clean_cfg = (clean_fills, int(dry_before_h * H_NS), max_clean_cm, foot_tol_cm,
+                          int(hold_h * H_NS), fall_cm,
+                          offset_cm if pair_prev_cm is None else pair_prev_cm)
+        # a clean fill that stopped at the weir, watched: [stop_ns, mean level of the
+        # hour after the stop, offset, foot level, foot_ns, stage minimum] or []
+        self.held: list[float] = []
         self.start_above_min, self.weir_band = start_above_min, weir_band
         self.field, self.offset, self.overshoot, self.fills = field, offset_cm, overshoot_cm, fills
         self.rise_cm_h, self.stop_cm_h, self.min_rise = rise_cm_h, stop_cm_h, min_rise_cm
@@ -102,12 +113,25 @@ class LevelDriftDetector(Detector):
             self._drift = self._drift_now()
         return self._drift  # type: ignore[return-value]
 
+    def _clean_estimate(self) -> float | None:
+        """The offset from the last clean fills: one away from the weir, or
+        two in a row (any) off the same way; None if they do not show one."""
+        need, cs, ov = self.clean_cfg[0], self.clean, self.overshoot
+        if not need or not cs:
+            return None
+        last = self.offsets[-1] - ov
+        if need == 1 and cs[-1] == 1 and abs(last) >= self.offset:
+            return last
+        if len(cs) >= 2 and cs[-1] and cs[-2]:
+            prev = self.offsets[-2] - ov
+            if prev * last > 0 and abs(last) >= self.offset and abs(prev) >= self.clean_cfg[6]:
+                return min(prev, last, key=abs)
+        return None
+
     def _drift_now(self) -> float | None:
-        if self.agree and len(self.clean) >= self.agree and all(self.clean[-self.agree:]):
-            last = [o - self.overshoot for o in self.offsets[-self.agree:]]
-            if all(abs(o) >= self.offset for o in last) and (all(o > 0 for o in last)
-                                                              or all(o < 0 for o in last)):
-                return min(last, key=abs)
+        d = self._clean_estimate()
+        if d is not None:
+            return d
         if len(self.offsets) < self.fills:
             return None
         xs = sorted(self.offsets[-self.fills:])
@@ -188,6 +212,8 @@ class LevelDriftDetector(Detector):
         while recent and x.ts_ns - recent[0][0] > H_NS:
             recent.pop(0)
         tail = recent[-3:]
+        if self.held:
+            self._judge_held(x, tail)
         if self.settle:
             end_ns, peak, start, from_round = self.settle[:4]
             foot_ns = int(self.settle[4]) if len(self.settle) > 4 else int(end_ns) - H_NS
@@ -203,19 +229,14 @@ class LevelDriftDetector(Detector):
             self.settle = []
             st = stage_for(x.ctx, local_day(int(end_ns)))
             if from_round and st.irrigated and st.target_cm > 0 and peak - start >= self.min_rise \
-                    and start < st.min_cm + self.start_above_min and \
-                    abs(peak - st.weir_cm) > self.weir_band:
+                    and start < st.min_cm + self.start_above_min:
                 o = peak - st.target_cm
-                dry = x.num(AREA_DRY)
-                d = o - self.overshoot
-                clean = int(dry is not None and abs(d) <= self.max_clean
-                            and x.ts_ns - int(dry * H_NS) <= foot_ns - self.dry_before_ns
-                            and (self.foot_tol is None or d >= 0
-                                 or foot - st.min_cm <= d + self.foot_tol))
-                keep = max(self.fills, self.agree)
-                self.offsets = (self.offsets + [o])[-keep:]
-                self.clean = (self.clean + [clean])[-keep:]
-                self._drift = False
+                clean = self._clean(x, st.min_cm, o - self.overshoot, foot, foot_ns)
+                if abs(peak - st.weir_cm) > self.weir_band:
+                    self._record(o, clean)
+                elif clean:   # at the weir: rain did not stop it; an inlet left open can
+                    after = sum(y for _, y in recent) / len(recent)
+                    self.held = [float(end_ns), after, o, foot, float(foot_ns), st.min_cm]
         s = self._slope()
         if s is None:
             return
@@ -238,6 +259,43 @@ class LevelDriftDetector(Detector):
             self.rise = []
         else:
             self.rise[1] = max(self.rise[1], sum(y for _, y in tail) / len(tail))
+
+    def _record(self, o: float, clean: int) -> None:
+        self.offsets = (self.offsets + [o])[-self.fills:]
+        self.clean = (self.clean + [clean])[-self.fills:]
+        self._drift = False
+
+    def _judge_held(self, x: Sample, tail: list[list[float]]) -> None:
+        """A clean fill that stopped at the weir: an inlet left open holds the
+        level there (it overflows), a field the farmer filled loses water at
+        once — if its hourly mean fell ``fall_cm`` from the hour after the stop
+        to ``hold_h`` after it, the fill decides alone; if not (or a new rise
+        came first), only with a second clean fill."""
+        stop_ns, after, o, foot, foot_ns, min_cm = self.held
+        hold_ns, fall = self.clean_cfg[4], self.clean_cfg[5]
+        waited = x.ts_ns - stop_ns >= hold_ns
+        if not waited and not self.rise:
+            return
+        self.held = []
+        if self._clean(x, min_cm, o - self.overshoot, foot, int(foot_ns)):
+            now = sum(y for _, y in self.recent) / len(self.recent)
+            self._record(o, 1 if waited and now <= after - fall else 2)
+
+    def _clean(self, x: Sample, min_cm: float, d: float, foot: float, foot_ns: int) -> int:
+        """1 if a fill is a clean reference: the area's gauge counted no rain
+        from ``dry_before_h`` before its foot until now (no rain lifted the
+        field or stopped the rise), it stopped within ``max_clean_cm`` of the
+        target, and — for a sensor reading low — its foot is where the farmer
+        fills: below the minimum once the offset is taken off (a fill that
+        began at a reading near the minimum and stopped short of the target
+        was not the farmer's fill to the target)."""
+        need, dry_before_ns, max_clean, foot_tol = self.clean_cfg[:4]
+        dry = x.num(AREA_DRY)
+        if not need or dry is None or abs(d) > max_clean:
+            return 0
+        if x.ts_ns - int(dry * H_NS) > foot_ns - dry_before_ns:
+            return 0
+        return int(d >= 0 or foot - min_cm <= d + foot_tol)
 
     def evidence(self, x: Sample | None = None) -> dict[str, Any]:
         d = self.drift_cm()
