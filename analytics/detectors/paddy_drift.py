@@ -125,16 +125,20 @@ class LevelDriftDetector(Detector):
         if len(cs) >= 2 and cs[-1] and cs[-2]:
             prev = self.offsets[-2] - ov
             if prev * last > 0 and abs(last) >= self.offset and abs(prev) >= self.clean_cfg[6]:
-                return min(prev, last, key=abs)
+                return last
         return None
 
     def _drift_now(self) -> float | None:
         d = self._clean_estimate()
         if d is not None:
             return d
-        if len(self.offsets) < self.fills:
+        offsets = self.offsets
+        if 2 in self.clean:   # a stop at the weir that did not fall is no fill stop here
+            cs = [0] * (len(offsets) - len(self.clean)) + self.clean
+            offsets = [o for o, c in zip(offsets, cs) if c != 2]
+        if len(offsets) < self.fills:
             return None
-        xs = sorted(self.offsets[-self.fills:])
+        xs = sorted(offsets[-self.fills:])
         n = len(xs)
         med = xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
         return med - self.overshoot
@@ -228,11 +232,12 @@ class LevelDriftDetector(Detector):
                 return
             self.settle = []
             st = stage_for(x.ctx, local_day(int(end_ns)))
-            if from_round and st.irrigated and st.target_cm > 0 and peak - start >= self.min_rise \
-                    and start < st.min_cm + self.start_above_min:
+            if from_round and st.irrigated and st.target_cm > 0 and peak - start >= self.min_rise:
                 o = peak - st.target_cm
                 clean = self._clean(x, st.min_cm, o - self.overshoot, foot, foot_ns)
-                if abs(peak - st.weir_cm) > self.weir_band:
+                if not clean and start >= st.min_cm + self.start_above_min:
+                    pass   # a rise from well above the minimum: rain, not the farmer
+                elif abs(peak - st.weir_cm) > self.weir_band:
                     self._record(o, clean)
                 elif clean:   # at the weir: rain did not stop it; an inlet left open can
                     after = sum(y for _, y in recent) / len(recent)
@@ -277,9 +282,10 @@ class LevelDriftDetector(Detector):
         if not waited and not self.rise:
             return
         self.held = []
-        if self._clean(x, min_cm, o - self.overshoot, foot, int(foot_ns)):
-            now = sum(y for _, y in self.recent) / len(self.recent)
-            self._record(o, 1 if waited and now <= after - fall else 2)
+        now = sum(y for _, y in self.recent) / len(self.recent)
+        fell = waited and now <= after - fall and \
+            self._clean(x, min_cm, o - self.overshoot, foot, int(foot_ns))   # still no rain
+        self._record(o, 1 if fell else 2)
 
     def _clean(self, x: Sample, min_cm: float, d: float, foot: float, foot_ns: int) -> int:
         """1 if a fill is a clean reference: the area's gauge counted no rain
@@ -295,7 +301,7 @@ class LevelDriftDetector(Detector):
             return 0
         if x.ts_ns - int(dry * H_NS) > foot_ns - dry_before_ns:
             return 0
-        return int(d >= 0 or foot - min_cm <= d + foot_tol)
+        return int(foot - d <= min_cm + foot_tol)
 
     def evidence(self, x: Sample | None = None) -> dict[str, Any]:
         d = self.drift_cm()
