@@ -103,6 +103,10 @@ class AreaDriftConfig(BaseModel):
     min_pinned: int = 6          # readings held at the weir before the offset is judged
     offset_cm: float = 0.8       # |reading − weir| that opens a finding (as the per-device one)
     clear_cm: float = 0.5        # a rain that pins the field this close to the weir clears it
+    confirm_s: float = 0.0       # an offset opens only after this long dry after the rain …
+    confirm_fall_cm: float = 1.0  # … in which the level fell no more than this (a levee
+                                  # breach in the rain also stops the rise short; after the
+                                  # rain it drains the field at 10–30 mm/h, a weir does not)
 
 
 def is_rain_gauge(profile: str) -> bool:
@@ -197,7 +201,8 @@ class _Gauge:
 
 
 class _Field:
-    __slots__ = ("base", "event", "levels", "losses", "night", "offset", "open", "pin_vals")
+    __slots__ = ("base", "event", "levels", "losses", "night", "offset", "open", "pending",
+                 "pin_vals")
 
     def __init__(self) -> None:
         self.levels: deque[tuple[int, float]] = deque()   # the last 2 h
@@ -206,6 +211,8 @@ class _Field:
         self.pin_vals: list[float] = []
         self.offset: float | None = None
         self.open = False
+        # an offset waiting for the dry hours after its rain: [evidence, since_ns, level then]
+        self.pending: list[Any] = []
         # tonight: [local day, sum 22–23 h, n, sum 03–04 h, n, gauge total at 22 h]
         self.night: list[float] = []
         self.losses: list[float] = []   # mm/h of the last dry nights
@@ -289,8 +296,29 @@ class AreaDrift:
         f.learn_night(ts_ns, float(v), g, self.cfg.nights)
         if g is None or not g.raining(ts_ns, self._dry_ns):
             f.event, f.base, f.pin_vals = 0, None, []
-            return []
+            return self._confirm(device_id, f, ts_ns) if f.pending and g is not None else []
+        if f.pending:
+            f.pending[1] = 0   # rain again: the dry hours start over after it
         return self._judge(device_id, f, g, ts_ns, float(v), gauge, ctx or {})
+
+    def _confirm(self, device_id: str, f: _Field, ts: int) -> list[Change]:
+        """The dry hours after a rain that showed an offset: a field held at
+        its weir then loses water slowly (its own loss); one whose levee broke
+        in the rain drains fast — no offset, then."""
+        last = [y for t, y in f.levels if ts - t <= H_NS][-3:]
+        now = sum(last) / len(last)
+        ev, since = f.pending[0], f.pending[1]
+        if not since:
+            f.pending[1], f.pending[2] = ts, now
+            return []
+        if ts - since < self.cfg.confirm_s * NS:
+            return []
+        fall = f.pending[2] - now
+        f.pending = []
+        if fall > self.cfg.confirm_fall_cm or f.open:
+            return []
+        f.open = True
+        return [Change(device_id, "opened", ts, {**ev, "fall_after_cm": round(fall, 2)})]
 
     def _judge(self, device_id: str, f: _Field, g: _Gauge, ts: int, v: float, gauge: str,
                ctx: dict[str, Any]) -> list[Change]:
@@ -339,8 +367,13 @@ class AreaDrift:
               "stage": st.name, "rain_mm": round(g.cum, 1), "rise_cm": round(now - f.base, 2),
               "loss_mm_h": round(loss, 2), "gauge": gauge, "pinned_readings": n}
         if not f.open and abs(off) >= c.offset_cm:
+            if c.confirm_s > 0:
+                f.pending = [ev, 0, 0.0]
+                return []
             f.open = True
             return [Change(device_id, "opened", ts, ev)]
+        if f.pending and abs(off) < c.offset_cm:
+            f.pending = []
         if f.open and abs(off) < c.clear_cm:
             f.open = False
             return [Change(device_id, "cleared", ts, ev)]
@@ -356,7 +389,8 @@ class AreaDrift:
                            for d, g in self.gauges.items()},
                 "fields": {d: {"levels": [list(x) for x in f.levels], "event": f.event,
                                "base": f.base, "pin_vals": f.pin_vals, "offset": f.offset,
-                               "open": f.open, "night": f.night, "losses": f.losses}
+                               "open": f.open, "night": f.night, "losses": f.losses,
+                               "pending": f.pending}
                            for d, f in self.fields.items()}}
 
     def load_state(self, s: dict[str, Any]) -> None:
@@ -375,6 +409,7 @@ class AreaDrift:
             f.event, f.base = int(fs.get("event", 0)), fs.get("base")
             f.pin_vals = [float(x) for x in fs.get("pin_vals", [])]
             f.offset, f.open = fs.get("offset"), bool(fs.get("open", False))
+            f.pending = list(fs.get("pending") or [])
             f.night = list(fs.get("night", []))
             f.losses = [float(x) for x in fs.get("losses", [])]
 
