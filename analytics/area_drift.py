@@ -31,8 +31,12 @@ sinks ~3 × slower) plus ``et_mm_h``; ``max_loss_mm_h`` until a night is known
 
 Over ``min_pinned`` such readings the median of ``reading − weir`` is the
 offset; ``offset_cm`` or more opens a ``sensor_drift`` finding (evidence:
-the offset, the rain, the weir, the loss), a later rain that holds the field
-within ``clear_cm`` of its weir clears it. Not judged: a stuck sensor (no
+the offset, the rain, the weir, the loss, the fall after) once the rain is
+over and the field's level has fallen no more than ``confirm_fall_cm`` in
+the ``confirm_s`` after it: a levee breach in the rain also stops a field's
+rise short of the rain, but after the rain it drains the field at 10–30
+mm/h, where a field at its weir loses only its 0.2–2 mm/h. A later rain that
+holds the field within ``clear_cm`` of its weir clears it. Not judged: a stuck sensor (no
 change in the last hour), a field without readings in the hour before the
 rain or whose level then was below ``floor_cm`` (near the probe's lowest
 reading: a rise it cannot show is no shortfall), and a field without gauge
@@ -52,13 +56,13 @@ kind, shared with the per-device drift detector).
 >>> a.set_areas({"f1": "g1"})
 >>> t0 = 1_781_000_000 * NS
 >>> out = []
->>> for i in range(48):   # 8 h: rain 6 mm/h from h 1; the field reaches its weir (reads 4.5–4.7)
-...     t = t0 + i * 600 * NS
-...     out += a.process("g1", t, {"rain_mm": 1.0 if i >= 6 else 0.0}, None)
+>>> for i in range(66):   # 11 h: rain 6 mm/h from h 1 to 8; the field reaches its weir
+...     t = t0 + i * 600 * NS                  # (reads 4.5–4.7), then the dry hours after
+...     out += a.process("g1", t, {"rain_mm": 1.0 if 6 <= i < 48 else 0.0}, None)
 ...     true = min(4.5 + max(0, i - 6) * 0.1, 6.0)
 ...     out += a.process("f1", t + 60 * NS, {"water_level_cm": true - 1.5 + (i % 2) * 0.2}, ctx)
->>> [(c.change, c.evidence["offset_cm"]) for c in out]
-[('opened', -1.4)]
+>>> [(c.change, c.evidence["offset_cm"], round((c.ts_ns - t0) / H, 1)) for c in out]
+[('opened', -1.4, 10.8)]
 """
 
 from __future__ import annotations
@@ -103,7 +107,7 @@ class AreaDriftConfig(BaseModel):
     min_pinned: int = 6          # readings held at the weir before the offset is judged
     offset_cm: float = 0.8       # |reading − weir| that opens a finding (as the per-device one)
     clear_cm: float = 0.5        # a rain that pins the field this close to the weir clears it
-    confirm_s: float = 0.0       # an offset opens only after this long dry after the rain …
+    confirm_s: float = 7200.0       # an offset opens only after this long dry after the rain …
     confirm_fall_cm: float = 1.0  # … in which the level fell no more than this (a levee
                                   # breach in the rain also stops the rise short; after the
                                   # rain it drains the field at 10–30 mm/h, a weir does not)

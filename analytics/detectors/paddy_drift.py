@@ -23,6 +23,21 @@ as pauses in the noise), and a rise starts at the lowest point of the hour
 before it was seen (that is when the round opened the inlet). The median of the last ``fills`` fill offsets is
 the drift estimate. O(1) per reading (a few short lists).
 
+**Clean fills** (``clean_fills=1``; a field whose farming area has a rain
+gauge: readings carry ``area_dry_h``, :mod:`analytics.area_drift`). The
+farmer closes the inlet at the target, and opens it only below the minimum:
+so a fill while the gauge counted no rain (from ``dry_before_h`` before its
+foot until it is recorded) whose foot, with the offset taken off, is below
+the minimum (± ``foot_tol_cm``) and whose stop is within ``max_clean_cm`` of
+the target is a reference on its own — one such fill off by ``offset_cm``
+opens the finding (or the last two clean fills off the same way, the earlier
+by ``pair_prev_cm``: a drift grows). A clean stop at the weir (± ``weir_band``)
+may be an inlet left open, which holds the field there (it overflows): it
+decides alone only if the level, ``hold_h`` after the stop, is ``fall_cm``
+below the hour after it (the field loses water again), else only as one of
+a pair, and never in the three-fill median. Without a gauge, or with rain,
+the median of three fills stands.
+
 >>> d = LevelDriftDetector()
 >>> ctx = {"transplant": "2026-04-20"}   # intermittent irrigation in June: target 4 cm
 >>> t0 = 1_781_000_000 * NS - (1_781_000_000 + 9 * 3600) % 86400 * NS   # a local midnight
@@ -70,10 +85,10 @@ class LevelDriftDetector(Detector):
                  stop_cm_h: float = 0.25, min_rise_cm: float = 1.0,
                  rounds: tuple[tuple[float, float], ...] = ROUNDS,
                  weir_hours: float = 3.0, smooth_s: float = 3600, start_above_min: float = 1.5,
-                 weir_band: float = 0.4, merge: bool = True, clean_fills: int = 0,
+                 weir_band: float = 0.4, merge: bool = True, clean_fills: int = 1,
                  dry_before_h: float = 1.0, max_clean_cm: float = 2.5,
-                 foot_tol_cm: float = 0.3, hold_h: float = 6.0, fall_cm: float = 0.3,
-                 pair_prev_cm: float | None = None) -> None:
+                 foot_tol_cm: float = 0.3, hold_h: float = 10.0, fall_cm: float = 0.3,
+                 pair_prev_cm: float | None = 0.5) -> None:
         self.merge = merge
         # the clean-fill rule's settings in one attribute (instance-dict key sharing:
         # CPython 3.11 stops sharing keys at 30 attributes): fills needed (0: off),

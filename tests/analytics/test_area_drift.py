@@ -1,6 +1,7 @@
 """The area drift check (pure): a field held at its weir while the area's rain
-gauge still counts rain shows its sensor's offset; a field still rising, a
-breach, a stuck sensor, a missing gauge are not judged."""
+gauge still counts rain shows its sensor's offset (once the dry hours after
+the rain show no breach draining it); a field still rising, a breach, a
+stuck sensor, a missing gauge are not judged."""
 
 from __future__ import annotations
 
@@ -14,22 +15,26 @@ CTX = {"transplant": "2026-04-20"}   # intermittent irrigation in June: weir 6 c
 T0 = 1_781_000_000 * NS              # 2026-06-09, 19:13 JST (a day of the scenarios)
 
 
-def storm(area, *, start_h=0.0, hours=8.0, rain_from_h=1.0, rain_h=6.0, rain_mm_h=9.0,
+def storm(area, *, start_h=0.0, hours=11.0, rain_from_h=1.0, rain_h=6.0, rain_mm_h=9.0,
           true_from=4.0, loss_cm_h=0.05, weir=6.0, offset=0.0, reading=None,
-          gauge=True, field="f1"):
-    """Ten-minute readings of the gauge and one field through a rain: the
-    field rises with the rain minus its loss and is capped at its weir;
-    the sensor reads ``offset`` off (± 0.1 cm, alternating)."""
+          gauge=True, field="f1", upto=None):
+    """Ten-minute readings of the gauge and one field through a rain and the
+    dry hours after it: the field rises with the rain minus its loss and is
+    capped at its weir; the sensor reads ``offset`` off (± 0.1 cm, alternating).
+    ``upto``: (first, last) reading indexes to feed (a checkpoint between)."""
     out = []
     true = true_from
+    first, last = upto or (0, int(hours * 6))
     for i in range(int(hours * 6)):
         h = i / 6
         t = T0 + int((start_h + h) * H * NS)
         raining = rain_from_h <= h < rain_from_h + rain_h
+        true = min(true + (rain_mm_h / 60 if raining else 0.0) - loss_cm_h / 6, weir)
+        if not first <= i < last:
+            continue
         if gauge:
             out += area.process("g1", t, {"rain_mm": rain_mm_h / 6 if raining else 0.0,
                                           "battery_pct": 90.0}, None)
-        true = min(true + (rain_mm_h / 60 if raining else 0.0) - loss_cm_h / 6, weir)
         v = reading(h, true) if reading else true + offset + (0.1 if i % 2 else -0.1)
         out += area.process(field, t + 60 * NS, {"water_level_cm": round(v, 1),
                                                  "battery_pct": 80.0}, CTX)
@@ -91,12 +96,33 @@ def test_without_the_gauges_rain_nothing_is_judged():
 
 def test_state_round_trips_through_json_mid_rain():
     whole = storm(fresh(), offset=-1.5)
-    a = fresh()
-    first = storm(a, hours=4.0, offset=-1.5)
-    b = fresh()
-    b.load_state(json.loads(json.dumps(a.state())))
-    rest = storm(b, start_h=4.0, hours=4.0, rain_from_h=-3.0, true_from=6.0, offset=-1.5)
-    assert [(c.change, c.ts_ns) for c in first + rest] == [(c.change, c.ts_ns) for c in whole]
+    for cut in (24, 48):              # in the rain; in the dry hours, the offset waiting
+        a = fresh()
+        first = storm(a, offset=-1.5, upto=(0, cut))
+        b = fresh()
+        b.load_state(json.loads(json.dumps(a.state())))
+        rest = storm(b, offset=-1.5, upto=(cut, 66))
+        assert [(c.change, c.ts_ns) for c in first + rest] == \
+            [(c.change, c.ts_ns) for c in whole]
+
+
+def test_a_breach_that_drains_the_field_after_the_rain_is_no_offset():
+    # a levee breach in the rain holds the field flat at 4.5 cm (the rain in, the
+    # hole out): it looks held; after the rain it drains at 15 mm/h — no weir did that
+    def reading(h, _true):
+        lv = min(4.0 + h * 0.5, 4.5) if h < 7.0 else 4.5 - (h - 7.0) * 1.5
+        return lv + (0.1 if int(h * 6) % 2 else -0.1)
+    assert storm(fresh(), reading=reading) == []
+    eager = AreaDrift(AreaDriftConfig(confirm_s=0))   # without the dry hours' check
+    eager.set_areas({"f1": "g1"})
+    assert [c.change for c in storm(eager, reading=reading)] == ["opened"]
+
+
+def test_the_offset_opens_only_after_the_dry_hours():
+    out = storm(fresh(), offset=-1.5)
+    assert len(out) == 1 and out[0].evidence["fall_after_cm"] < 0.5
+    # the last tip at 6 h 50; the rain is over 1 h later, then 2 dry hours
+    assert out[0].ts_ns >= T0 + int(9.5 * H * NS)
 
 
 def test_a_field_reads_the_nearest_gauge_within_the_radius():

@@ -111,9 +111,9 @@ def test_silence_is_found_by_the_clock(settings, bus_factory):
 
 def test_the_area_drift_check_runs_live_and_is_checkpointed(settings, bus_factory):
     """A field and its area's rain gauge in the registry; a storm holds the
-    field at its 6 cm weir while its sensor reads 1.5 cm low: the stage's
-    area check opens a sensor_drift finding for it, and its state survives
-    a restart."""
+    field at its 6 cm weir while its sensor reads 1.5 cm low: after the dry
+    hours that follow, the stage's area check opens a sensor_drift finding
+    for it, and its state survives a restart."""
     import datetime as dt
 
     from mimamori.registry import Registry
@@ -131,9 +131,9 @@ def test_the_area_drift_check_runs_live_and_is_checkpointed(settings, bus_factor
     pub = bus_factory()
     stage = AnalyticsStage(settings, client_id="analytics-test-area", site_model=None).start()
     rs, true = [], 4.0
-    start = now - 8 * 3600 * NS
-    for i in range(48):                      # 8 h; 9 mm/h of rain from hour 1 to 7
-        ts = start + i * 600 * NS
+    start = now - 11 * 3600 * NS
+    for i in range(66):                      # 11 h; 9 mm/h of rain from hour 1 to 7, then
+        ts = start + i * 600 * NS            # the dry hours that show no breach drained it
         raining = 6 <= i < 42
         rs.append(Reading("rain-ad-1", "rain_gauge_json_v1", Family.PADDY, "field-ad-1", ts,
                           {"rain_mm": 1.5 if raining else 0.0, "battery_pct": 90.0}))
