@@ -360,22 +360,59 @@ class WaterBandDetector(Detector):
 class SuddenDropDetector(RateDetector):
     """A fall faster than ``max_drop_per_h`` (the rate detector), except on
     the day the crop calendar lowers the water on purpose (中干し, final
-    drainage, a lower weir)."""
+    drainage, a lower weir), and except a stuck sensor coming back: a step
+    down that ends ``stuck_repeats`` identical readings in a row (a live
+    probe's noise moves every reading; water that leaves through a breach
+    was falling before, not frozen) is the sensor catching up with the water
+    it stopped measuring — the slope starts again from the new reading.
+
+    >>> d = SuddenDropDetector()
+    >>> ctx = {"transplant": "2026-04-20"}
+    >>> t0 = 1_781_000_000 * NS
+    >>> levels = [4.0 + 0.1 * (i % 3) for i in range(12)] + [4.0] * 12 + [1.5, 1.45, 1.5]
+    >>> scores = []
+    >>> for i, v in enumerate(levels):
+    ...     x = Sample(t0 + i * 600 * NS, {"water_level_cm": v}, ctx)
+    ...     scores.append(d.score_one(x))
+    ...     d.learn_one(x)
+    >>> max(scores)
+    0.0
+    """
 
     name = "sudden_drop"
+    STATE = RateDetector.STATE + ("same",)
 
     def __init__(self, field: str = "water_level_cm", max_drop_per_h: float = 0.5,
-                 window_s: float = 7200, min_points: int = 8, min_duration: int = 2) -> None:
+                 window_s: float = 7200, min_points: int = 8, min_duration: int = 2,
+                 stuck_repeats: int = 6) -> None:
         super().__init__(field, max_drop_per_h=max_drop_per_h, window_s=window_s,
                          min_points=min_points, min_duration=min_duration,
                          kind=EventKind.SUDDEN_DROP)
+        self.stuck_repeats = stuck_repeats
+        self.same = 0   # readings in a row equal to the one before
         self._today, self._before = StageOfDay(), StageOfDay()
 
+    def _unstuck(self, v: float) -> bool:
+        """``v`` steps down from a value the sensor had repeated."""
+        return self.same >= self.stuck_repeats and bool(self.vs) and v < self.vs[-1]
+
     def score_one(self, x: Sample) -> float | None:
+        v = x.num(self.field)
         today, before = self._today.at(x.ctx, x.ts_ns), self._before.at(x.ctx, x.ts_ns, 1)
         if today is not before and (not today.irrigated or today.weir_cm < before.weir_cm):
-            return 0.0 if x.num(self.field) is not None else None
+            return 0.0 if v is not None else None
+        if v is not None and self._unstuck(v):
+            return 0.0
         return super().score_one(x)
+
+    def learn_one(self, x: Sample) -> None:
+        v = x.num(self.field)
+        if v is None:
+            return
+        if self._unstuck(v):
+            self.ts, self.vs = [], []
+        self.same = self.same + 1 if self.vs and v == self.vs[-1] else 0
+        super().learn_one(x)
 
 
 class HeatRiskDetector(Detector):
