@@ -376,7 +376,7 @@ class AreaDrift:
                 return []
             f.open = True
             return [Change(device_id, "opened", ts, ev)]
-        if f.pending and abs(off) < c.offset_cm:
+        if f.pending and abs(off) < c.clear_cm:   # as an open finding would clear
             f.pending = []
         if f.open and abs(off) < c.clear_cm:
             f.open = False
