@@ -107,9 +107,11 @@ class LevelDriftDetector(Detector):
         self.rounds = tuple(tuple(r) for r in rounds)
         self.weir_ns, self.smooth_s = int(weir_hours * H_NS), smooth_s
         self.recent: list[list[float]] = []   # [ts_ns, level] of the last hour
-        # a rise in progress: [start_ns, peak, start_level, from_a_round (0/1)] or []
+        # a rise in progress: [foot_ns, peak, start_level, from_a_round (0/1), foot level]
+        # or [] (the foot: the lowest point of the hour before the rise was seen)
         self.rise: list[float] = []
-        # the hour after a rise: [end_ns, peak, start_level, from_a_round] or []
+        # the hour after a rise: [end_ns, peak, start_level, from_a_round, foot_ns,
+        # foot level] or [] (checkpoints from before foot_ns/foot level still load)
         self.settle: list[float] = []
         self.offsets: list[float] = []        # stop level − target of the last fills
         # per fill in offsets: 1 if the area's gauge counted no rain from before its foot
@@ -306,10 +308,10 @@ class LevelDriftDetector(Detector):
         """1 if a fill is a clean reference: the area's gauge counted no rain
         from ``dry_before_h`` before its foot until now (no rain lifted the
         field or stopped the rise), it stopped within ``max_clean_cm`` of the
-        target, and — for a sensor reading low — its foot is where the farmer
-        fills: below the minimum once the offset is taken off (a fill that
-        began at a reading near the minimum and stopped short of the target
-        was not the farmer's fill to the target)."""
+        target, and its foot is where the farmer fills: below the minimum once
+        the offset is taken off (± ``foot_tol_cm``; a fill that began at a
+        reading near the minimum and stopped 1 cm short of the target was not
+        the farmer's fill to the target — a breach or a stuck probe stopped it)."""
         need, dry_before_ns, max_clean, foot_tol = self.clean_cfg[:4]
         dry = x.num(AREA_DRY)
         if not need or dry is None or abs(d) > max_clean:
@@ -322,7 +324,8 @@ class LevelDriftDetector(Detector):
         d = self.drift_cm()
         ev: dict[str, Any] = {"field": self.field,
                               "drift_cm": None if d is None else round(d, 2),
-                              "fill_offsets_cm": [round(o, 2) for o in self.offsets]}
+                              "fill_offsets_cm": [round(o, 2) for o in self.offsets],
+                              "clean_fills": list(self.clean)}
         if x is not None:
             st = stage_for(x.ctx, local_day(x.ts_ns))
             ev.update(stage=st.name, target_cm=st.target_cm, weir_cm=st.weir_cm,
