@@ -207,14 +207,16 @@ class BurstDetector(Detector):
 
 class TransientDetector(Detector):
     """A pressure surge: a jump of ``min_jump_mpa`` or more from the previous
-    reading, with no matching flow step, that is back within ``return_mpa``
-    at the next reading. A jump that stays is a step (a failed valve, a
-    burst), not a surge; so the finding opens on the reading after the
-    jump."""
+    reading that is back within ``return_mpa`` at the next reading. A jump
+    that stays is a step (a failed valve, a burst), not a surge; so the
+    finding opens on the reading after the jump. A fall that came with a
+    flow step up (``max_flow_step`` × the mean flow) is a burst's onset when
+    the flow is still up at that next reading — a burst runs for hours; a
+    flow that is back as well was a demand wobble beside a surge."""
 
     name = "transient"
     kind = EventKind.PRESSURE_TRANSIENT
-    STATE = ("prev_p", "prev_q", "mean_flow", "n", "base_p", "pending")
+    STATE = ("prev_p", "prev_q", "mean_flow", "n", "base_p", "pending", "base_q")
 
     def __init__(self, min_jump_mpa: float = 0.1, max_flow_step: float = 0.15,
                  return_mpa: float = 0.05) -> None:
@@ -225,24 +227,33 @@ class TransientDetector(Detector):
         self.mean_flow = 0.0
         self.n = 0
         self.base_p: float | None = None   # the pressure before a pending jump
+        self.base_q: float | None = None   # the flow before a pending fall with a flow step
         self.pending = False
 
-    def _jump(self, p: float, q: float | None) -> bool:
-        """A jump not explained by a burst: a burst drops the pressure while the
-        flow steps up. A flow that merely moved (at the demand peaks one 5-min
-        reading moves ±10 % by itself) explains no 0.1 MPa jump — the head
-        loss changes by ~0.02 MPa for 10 % of the flow."""
-        if self.prev_p is None or self.n < 12 or abs(p - self.prev_p) < self.min_jump:
-            return False
-        return not (q is not None and self.prev_q is not None and p < self.prev_p and
-                    q - self.prev_q >= self.max_flow_step * max(self.mean_flow, 1e-6))
+    def _step(self) -> float:
+        return self.max_flow_step * max(self.mean_flow, 1e-6)
+
+    def _jump(self, p: float) -> bool:
+        return self.prev_p is not None and self.n >= 12 and abs(p - self.prev_p) >= self.min_jump
+
+    def _burst_like(self, p: float, q: float | None) -> bool:
+        """A fall with a flow step up: a burst's onset, if the flow stays up.
+        A flow that merely moved (at the demand peaks one 5-min reading moves
+        ±10 % by itself) explains no 0.1 MPa jump — the head loss changes by
+        ~0.02 MPa for 10 % of the flow."""
+        return q is not None and self.prev_q is not None and self.prev_p is not None and \
+            p < self.prev_p and q - self.prev_q >= self._step()
 
     def score_one(self, x: Sample) -> float | None:
         p = x.num("pressure_mpa")
         if p is None:
             return None
         if self.pending and self.base_p is not None:
-            return 1.0 if abs(p - self.base_p) <= self.return_mpa else 0.0
+            if abs(p - self.base_p) > self.return_mpa:
+                return 0.0
+            q = x.num("flow_m3h")
+            burst = self.base_q is not None and (q is None or q - self.base_q >= self._step())
+            return 0.0 if burst else 1.0
         return 0.0
 
     def learn_one(self, x: Sample) -> None:
@@ -251,8 +262,9 @@ class TransientDetector(Detector):
             return
         if self.pending:
             self.pending = False
-        elif self._jump(p, q):
+        elif self._jump(p):
             self.pending, self.base_p = True, self.prev_p
+            self.base_q = self.prev_q if self._burst_like(p, q) else None
         self.prev_p = p
         if q is not None:
             self.prev_q = q
