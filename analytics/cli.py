@@ -41,6 +41,9 @@ def scenario(
     seed: Annotated[int | None, typer.Option(help="override the scenario's seed")] = None,
     span: Annotated[str | None, typer.Option(help="override the simulated span, e.g. 7d")] = None,
     workers: Annotated[int, typer.Option(help="simulator worker processes")] = 1,
+    run_out: Annotated[str | None, typer.Option(
+        "--run-out", help="labels beginning this close to the end are not scored, e.g. 2d "
+                          "(default: the scenario's run_out, kept in devices.json)")] = None,
 ) -> None:
     """Run a simulator scenario offline through the detectors and score them
     against its labels: recall, precision, false alerts per 100 device-days,
@@ -49,6 +52,13 @@ def scenario(
 
     from .evaluate import evaluate_dir, plot, table
 
+    from simulators.timebase import parse_duration
+
+    try:
+        run_out_s = None if run_out is None else float(parse_duration(run_out))
+    except ValueError as exc:
+        typer.echo(f"error: --run-out: {exc}", err=True)
+        raise typer.Exit(2) from None
     src = Path(file)
     holidays: list[str] = []
     tmp = None
@@ -71,7 +81,7 @@ def scenario(
         run_offline(sc, data, workers=workers)
         holidays = _holiday_dates(sc)
     try:
-        report = evaluate_dir(data, holidays=holidays)
+        report = evaluate_dir(data, holidays=holidays, run_out_s=run_out_s)
     finally:
         if tmp is not None:
             tmp.cleanup()

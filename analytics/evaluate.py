@@ -55,12 +55,18 @@ KEY_FIELDS = {"heart_rate_abnormal": ("heart_rate_bpm",), "spo2_low": ("spo2_pct
 SENSOR_FAULTS = ("sensor_stuck", "sensor_drift")
 HIDDEN_BY_FAULT = {"water_low", "water_high", "sudden_drop", "pressure_out_of_range",
                    "pressure_transient"}
+# A label that begins in the scenario's run-out (its last ``run_out``, in
+# devices.json as ``run_out_s``) is not scored: the run ends before a detector
+# that needs nights of data could judge it. It is counted apart (``run_out``,
+# and how many of those were found anyway), and a finding on it is not false.
 
 
 @dataclass
 class ClassStats:
     labels: int = 0
     unobservable: int = 0
+    run_out: int = 0
+    run_out_detected: int = 0
     detected: int = 0
     detected_within_interval: int = 0
     opened: int = 0
@@ -78,6 +84,7 @@ class ClassStats:
         false = self.opened - self.matching
         return {
             "labels": self.labels, "unobservable": self.unobservable,
+            "run_out": self.run_out, "run_out_detected": self.run_out_detected,
             "detected": self.detected,
             "recall": round(self.detected / self.labels, 4) if self.labels else None,
             "recall_within_interval": round(self.detected_within_interval / self.labels, 4)
@@ -109,9 +116,12 @@ def device_ctx(info: dict[str, Any], holidays: list[str]) -> dict[str, Any]:
 def evaluate_dir(data_dir: Path | str, holidays: list[str] | None = None,
                  early_s: float = 60.0, late_s: float = 900.0,
                  profiles: dict[str, Any] | None = None,
-                 area_cfg: AreaDriftConfig | None = None) -> dict[str, Any]:
+                 area_cfg: AreaDriftConfig | None = None,
+                 run_out_s: float | None = None) -> dict[str, Any]:
     data = Path(data_dir)
     devices, meta = load_devices(data / "devices.json")
+    if run_out_s is None:
+        run_out_s = float(meta.get("run_out_s") or 0)
     labels = read_labels(data / "labels.csv")
     if profiles is None:
         from device_profiles import load_profiles
@@ -127,6 +137,7 @@ def evaluate_dir(data_dir: Path | str, holidays: list[str] | None = None,
     start_ns = min((rs[0].ts_ns for rs in by_device.values() if rs), default=0)
     for lb in labels:
         end_ns = max(end_ns, lb.end_ns)
+    scored_until_ns = end_ns - int(run_out_s * NS)
 
     area_changes = replay_areas(by_device, devices, holidays or [], area_cfg)
     stats: dict[str, ClassStats] = defaultdict(ClassStats)
@@ -175,6 +186,11 @@ def evaluate_dir(data_dir: Path | str, holidays: list[str] | None = None,
                           if k == lb.kind.value and t0 <= lb.end_ns + late_s * NS
                           and t1 >= lb.start_ns - early_s * NS)
             used.update(i for _, i in hits)
+            if run_out_s > 0 and lb.start_ns >= scored_until_ns:
+                for c in classes:
+                    stats[c].run_out += 1
+                    stats[c].run_out_detected += int(bool(hits))
+                continue
             if not _observable(lb, rs, silent, faulty):
                 for c in classes:
                     stats[c].unobservable += 1
@@ -203,7 +219,7 @@ def evaluate_dir(data_dir: Path | str, holidays: list[str] | None = None,
             sum(d for fam, d in family_days.items() if base in kinds_of_family[fam])
     return {"scenario": meta.get("scenario"), "seed": meta.get("seed"),
             "devices": len(by_device), "readings": readings_total, "opened": findings_total,
-            "device_days": round(sum(family_days.values()), 1),
+            "device_days": round(sum(family_days.values()), 1), "run_out_s": run_out_s,
             "classes": {k: stats[k].as_dict() for k in sorted(stats)}}
 
 
@@ -263,17 +279,22 @@ def _observable(lb: Label, rs: list[Reading], silent: list[tuple[int, int]],
 
 
 def table(report: dict[str, Any]) -> str:
-    head = (f"{'class':<24}{'labels':>7}{'unobs':>6}{'recall':>8}{'in 1 int':>9}{'precision':>10}"
+    head = (f"{'class':<24}{'labels':>7}{'unobs':>6}{'runout':>7}{'recall':>8}{'in 1 int':>9}"
+            f"{'precision':>10}"
             f"{'false/100dd':>12}{'delay med':>10}{'p95':>9}")
     title = (f"scenario {report.get('scenario')} seed {report.get('seed')}: "
              f"{report['devices']} devices, {report['device_days']} device-days, "
              f"{report['readings']} readings")
+    if report.get("run_out_s"):
+        title += (f"; labels that begin in the last {_dur(report['run_out_s'])} "
+                  f"are not scored (runout)")
     lines = [title, head]
 
     def f(v: Any, fmt: str) -> str:
         return "-" if v is None else format(v, fmt)
     for k, c in report["classes"].items():
-        lines.append(f"{k:<24}{c['labels']:>7}{c['unobservable']:>6}{f(c['recall'], '.3f'):>8}"
+        lines.append(f"{k:<24}{c['labels']:>7}{c['unobservable']:>6}{c.get('run_out', 0):>7}"
+                     f"{f(c['recall'], '.3f'):>8}"
                      f"{f(c['recall_within_interval'], '.3f'):>9}{f(c['precision'], '.3f'):>10}"
                      f"{f(c['false_per_100_device_days'], '.2f'):>12}"
                      f"{_dur(c['delay_median_s']):>10}{_dur(c['delay_p95_s']):>9}")

@@ -187,7 +187,7 @@ def run_offline(scenario: Scenario, out_dir: Path | str, *, workers: int = 1,
 def write_devices(scenario: Scenario, specs: list[DeviceSpec], path: Path) -> None:
     weather = scenario_weather(scenario)
     doc = {"scenario": scenario.name, "seed": scenario.seed, "start": scenario.start,
-           "duration": scenario.duration,
+           "duration": scenario.duration, "run_out_s": parse_duration(scenario.run_out),
            "devices": [describe(build_model(scenario, s, weather), s) for s in specs]}
     path.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
 

@@ -161,10 +161,14 @@ class Scenario(BaseModel):
     dry_weather: bool = False
     # offline: readings are written a chunk of simulated time at a time
     chunk: str = "1d"
+    # evaluation: a label that begins in the last ``run_out`` of the run is not
+    # scored (counted apart as ``run_out``): the run ends before a detector that
+    # needs days of data (a night-flow trend, a drifting probe) could judge it
+    run_out: str = "0s"
     groups: list[Group] = Field(default_factory=list)
     anomalies: list[Anomaly] = Field(default_factory=list)
 
-    @field_validator("start", "duration", "chunk", mode="before")
+    @field_validator("start", "duration", "chunk", "run_out", mode="before")
     @classmethod
     def _text(cls, v: Any) -> Any:
         return str(v) if not isinstance(v, str) else v
@@ -178,6 +182,8 @@ class Scenario(BaseModel):
         if self.duration_s <= 0:
             raise ValueError("duration must be positive")
         parse_duration(self.chunk)
+        if not 0 <= parse_duration(self.run_out) < self.duration_s:
+            raise ValueError(f"run_out {self.run_out!r} must be shorter than the duration")
         for h in self.holidays:
             from datetime import date
 

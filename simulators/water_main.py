@@ -10,7 +10,8 @@ Pressure at the monitoring node: static head minus a Hazen–Williams head loss
 (∝ Q^1.852); 0.3–0.5 MPa static at night, 0.25–0.4 MPa at the morning peak.
 One summary every 5 minutes.
 
-Anomalies: ``burst`` (flow surge with a pressure drop, until isolated),
+Anomalies: ``burst`` (flow surge with a pressure drop, until isolated; also
+labelled ``pressure_out_of_range`` while it pulls the node below 0.15 MPa),
 ``leak`` (incipient: leak flow grows linearly over days — night flow creeps
 up), ``pressure_transient`` (a surge of ±0.15–0.35 MPa for minutes, reported
 by an immediate uplink), ``pressure_high`` (a failed pressure-reducing valve,
@@ -42,6 +43,12 @@ from .timebase import DAY_S, NS, day_index, local_date, local_hour
 H = 3600
 CISTERN_L = 10.0  # one flush
 MAX_MPA = 0.74  # maximum static pressure of the Japanese standard (DOMAIN.md §4.1)
+MIN_MPA = 0.15  # minimum dynamic pressure at the customer's tap (DOMAIN.md §4.1)
+# Out of the standard means out by more than a pressure transmitter's stated
+# accuracy (±0.5 % of a 1 MPa span) on two reports in a row: a node at
+# 0.148 MPa reads as "at the minimum", and one 5-minute report is a moment of
+# the demand's own spread, not a condition anyone could act on.
+OUT_MARGIN_MPA = 0.005
 # A drifting pressure sensor is labelled once its offset exceeds 0.01 MPa —
 # twice the ±0.5 % of a 1 MPa transmitter; before that it reads within spec.
 DRIFT_LABEL_MPA = 0.01
@@ -92,7 +99,8 @@ class WaterMain(DeviceModel):
         self.acoustic_base = r.uniform(28, 36)
         self.battery = r.uniform(70, 100)
         self._day = None
-        self._high: list | None = None  # [injection, first, last] time above MAX_MPA
+        # side ("high"/"low") → [cause injection, first, last, reports out in a row, labelled?]
+        self._out: dict[str, list] = {}
         self.latlon = tuple(p["latlon"]) if "latlon" in p else random_point(
             p.get("zone", "east"), r)
 
@@ -132,27 +140,43 @@ class WaterMain(DeviceModel):
         m = pat[i] * (1 - frac) + pat[(i + 1) % 24] * frac
         return self.mean_use_m3h * m * self._day_factor
 
-    def _label_high(self, prv: Injection | None, p: float, ts_ns: int) -> None:
-        """A failed pressure-reducing valve is out of standard while the
-        pressure at the node is above ``MAX_MPA``: labelled from the first to
-        the last such moment of the injection (at the peaks the head loss may
-        keep it inside the standard; a valve that never lifts it above is no
-        pressure_out_of_range event)."""
-        if self._high is not None and self._high[0] is not prv:
-            self._close_high()
-        if prv is not None and p > MAX_MPA:
-            if self._high is None:
-                self._high = [prv, ts_ns, ts_ns]
-            self._high[2] = ts_ns
+    def _label_out(self, side: str, cause: Injection | None, outside: bool, ts_ns: int) -> None:
+        """The node's pressure is out of the standard (0.15–0.74 MPa) because
+        of an injection — a failed pressure-reducing valve lifts it above
+        ``MAX_MPA``, a burst's flow and head loss pull it below ``MIN_MPA`` —
+        labelled ``pressure_out_of_range`` from the first to the last such
+        moment of that injection, once it was out (by ``OUT_MARGIN_MPA``) on
+        two reports in a row. At the peaks the head loss may keep a failed
+        valve's node inside the standard, and a burst at night may leave it
+        above the minimum: an injection that never moves the pressure out of
+        the standard is no pressure_out_of_range event (the burst is labelled
+        ``burst`` all the same)."""
+        cur = self._out.get(side)
+        if cur is not None and cur[0] is not cause:
+            self._close_out(side)
+            cur = None
+        if cause is None:
+            return
+        if not outside:
+            if cur is not None:
+                cur[3] = 0
+            return
+        if cur is None:
+            cur = self._out[side] = [cause, ts_ns, ts_ns, 0, False]
+        if not cur[4] and cur[3] == 0:
+            cur[1] = ts_ns   # the first moment of the run that may be confirmed
+        cur[2] = ts_ns
+        cur[3] += 1
+        cur[4] = cur[4] or cur[3] >= 2
 
-    def _close_high(self) -> None:
-        if self._high is not None:
-            self.add_label(EventKind.PRESSURE_OUT_OF_RANGE, self._high[1], self._high[2],
-                           Severity.WARNING)
-            self._high = None
+    def _close_out(self, side: str) -> None:
+        cur = self._out.pop(side, None)
+        if cur is not None and cur[4]:
+            self.add_label(EventKind.PRESSURE_OUT_OF_RANGE, cur[1], cur[2], Severity.WARNING)
 
     def finish(self):
-        self._close_high()
+        for side in list(self._out):
+            self._close_out(side)
         return super().finish()
 
     def sample(self, ts_ns: int, dt_s: float, event: str | None) -> Fields | None:
@@ -181,7 +205,8 @@ class WaterMain(DeviceModel):
         bg = self.bg_leak_m3h * (max(p, 0.01) / self.static_mpa) ** 1.5
         q = use + bg + extra
         p = static - self.hw_r * q ** 1.852 - local_drop
-        self._label_high(prv, p, ts_ns)
+        self._label_out("high", prv, p > MAX_MPA + OUT_MARGIN_MPA, ts_ns)
+        self._label_out("low", burst, p < MIN_MPA - OUT_MARGIN_MPA, ts_ns)
         tr = self.act.get("pressure_transient")
         if tr is not None and event == "transient":
             p += tr.params["surge_mpa"]

@@ -30,11 +30,11 @@ ANOMALIES = [
 def test_small_scenario_classes_are_found(tmp_path):
     sc = Scenario.model_validate({
         "name": "eval_tiny", "seed": 424242, "start": "2026-06-01T00:00:00+09:00",
-        "duration": "3d", "mode": "offline", "anomalies": ANOMALIES,
+        "duration": "3d", "run_out": "12h", "mode": "offline", "anomalies": ANOMALIES,
         "groups": [{"family": "wearable", "count": 3}, {"family": "water_main", "count": 2},
                    {"family": "paddy", "count": 2}]})
     run_offline(sc, tmp_path)
-    report = evaluate_dir(tmp_path)
+    report = evaluate_dir(tmp_path, run_out_s=0)   # every label scored
     c = report["classes"]
     for kind in ("sos", "fall_flagged", "burst"):
         assert c[kind]["labels"] == 2, kind
@@ -44,10 +44,31 @@ def test_small_scenario_classes_are_found(tmp_path):
     assert c["fall"]["false_alerts"] == 0       # the two false candidates are not falls
     assert c["burst"]["false_alerts"] == 0
 
+    # the scenario's run-out (devices.json): the SOS of 2d15h begins in the last
+    # 12 h, so it is counted apart, and the finding on it is not a false alert
+    late = evaluate_dir(tmp_path)
+    assert late["run_out_s"] == 12 * 3600
+    sos = late["classes"]["sos"]
+    assert (sos["labels"], sos["run_out"], sos["run_out_detected"]) == (1, 1, 1)
+    assert sos["recall"] == 1.0 and sos["false_alerts"] == 0
+    assert late["classes"]["burst"]["labels"] == 2   # 2d07h is before the run-out
+
     # the command prints the same report as a table
     out = CliRunner().invoke(app, ["evaluate", "scenario", str(tmp_path)])
     assert out.exit_code == 0, out.output
     assert "fall_flagged" in out.output and "recall" in out.output
+    assert "runout" in out.output
+    every = CliRunner().invoke(app, ["evaluate", "scenario", str(tmp_path), "--json",
+                                     "--run-out", "0s"])
+    assert every.exit_code == 0, every.output
+    assert '"run_out_s": 0.0' in every.output
+
+
+def test_a_run_out_as_long_as_the_run_is_refused():
+    import pytest
+
+    with pytest.raises(ValueError, match="run_out"):
+        Scenario.model_validate({"duration": "2d", "run_out": "2d"})
 
 
 def test_labels_the_sensor_cannot_show_are_unobservable():

@@ -175,6 +175,44 @@ def test_pressure_high_is_labelled_only_while_the_pressure_is_above_the_standard
     assert not [lb for lb in labels if lb.kind is EventKind.PRESSURE_OUT_OF_RANGE]
 
 
+def test_a_burst_that_pulls_the_pressure_below_the_standard_is_out_of_range_too():
+    # the burst's flow and head loss take the node below 0.15 MPa at the
+    # evening peak: pressure_out_of_range from the first to the last moment
+    # below it (the burst is labelled burst all the same)
+    sc, m, rows, labels = _one("water_main", [
+        {"device": "watermain-0001", "kind": "burst", "at": "1d12h", "duration": "10h",
+         "params": {"flow_m3h": 1.5 * 40, "local_drop_mpa": 0.08}}],
+        params={"static_mpa": 0.4, "population": 3000})
+    assert [lb for lb in labels if lb.kind is EventKind.BURST]
+    (lb,) = [lb for lb in labels if lb.kind is EventKind.PRESSURE_OUT_OF_RANGE]
+    low = [ts for ts, f in rows if f["pressure_mpa"] < 0.145]
+    assert low and lb.start_ns - 600 * NS <= low[0] and low[-1] <= lb.end_ns + 600 * NS
+    assert all(f["pressure_mpa"] > 0.14 for ts, f in rows if ts < lb.start_ns - 600 * NS)
+    # a small burst in the night keeps the node above the minimum: no such label
+    sc, m, rows, labels = _one("water_main", [
+        {"device": "watermain-0001", "kind": "burst", "at": "1d01h", "duration": "2h",
+         "params": {"flow_m3h": 5.0, "local_drop_mpa": 0.03}}], params={"static_mpa": 0.45})
+    assert [lb for lb in labels if lb.kind is EventKind.BURST]
+    assert not [lb for lb in labels if lb.kind is EventKind.PRESSURE_OUT_OF_RANGE]
+
+
+def test_out_of_range_is_labelled_from_two_reports_in_a_row():
+    # one report outside the standard is a moment of the demand's spread;
+    # the label starts at the first of two in a row and ends at the last
+    # moment outside while the same injection lasts
+    sc, m, rows, labels = _one("water_main", [], duration="1d")
+    cause = object()
+    t = [sc.start_ns + i * 300 * NS for i in range(8)]
+    for ts, out in zip(t[:6], (True, False, True, True, False, True)):
+        m._label_out("low", cause, out, ts)
+    m._label_out("low", None, False, t[6])   # the burst is isolated
+    m._label_out("high", cause, True, t[6])  # one report only: never labelled
+    m._label_out("high", None, False, t[7])
+    got = [(lb.start_ns, lb.end_ns) for lb in m.labels
+           if lb.kind is EventKind.PRESSURE_OUT_OF_RANGE]
+    assert got == [(t[2], t[5])]
+
+
 def test_sensor_drift_is_labelled_once_the_offset_exceeds_the_sensor_accuracy():
     sc, m, rows, labels = _one("paddy", [
         {"device": "paddy-0001", "kind": "sensor_drift", "at": "1d", "duration": "10d",
