@@ -67,11 +67,6 @@ RANGE_KINDS = {"heart_rate_bpm": EventKind.HEART_RATE_ABNORMAL, "spo2_pct": Even
                "pressure_mpa": EventKind.PRESSURE_OUT_OF_RANGE}
 # persistence before a range finding opens (DOMAIN.md §5.4)
 RANGE_MIN_DURATION = {"heart_rate_bpm": 2, "spo2_pct": 2, "pressure_mpa": 2}
-# ... counted over readings near the limit too (within the band's hysteresis),
-# beside one beyond it: a pressure sensor reads ±0.003 MPa, so 0.737 then
-# 0.749 MPa is a node at the 0.74 limit, not one noisy spike (a band's own
-# ``near_counts`` overrides)
-RANGE_NEAR_COUNTS = {"pressure_mpa": True}
 
 
 def _hours(text: str) -> float:
@@ -90,8 +85,7 @@ def _range(family: str, p: dict[str, Any], interval_s: int) -> list[tuple[str, F
         out.append((f"range_{fld}", lambda fld=fld, band=band, unless=unless: RangeDetector(
             fld, band.get("low"), band.get("high"), float(band.get("hysteresis", 0.0)),
             min_duration=int(band.get("min_duration", RANGE_MIN_DURATION.get(fld, 1))),
-            kind=RANGE_KINDS.get(fld, EventKind.OUT_OF_RANGE), unless_ctx=unless,
-            near_counts=bool(band.get("near_counts", RANGE_NEAR_COUNTS.get(fld, False))))))
+            kind=RANGE_KINDS.get(fld, EventKind.OUT_OF_RANGE), unless_ctx=unless)))
     return out
 
 

@@ -25,42 +25,23 @@ HOUR_NS = 3600 * NS
 
 
 class RangeDetector(Detector):
-    """Outside [low, high] (``hysteresis`` inside the band keeps it open).
-
-    With ``near_counts`` a reading within the hysteresis band counts toward
-    ``min_duration`` beside one beyond the limit (0.737 then 0.749 MPa is
-    two readings at the 0.74 limit within a sensor's noise, not one noisy
-    spike); at least one must be beyond. The count is kept here, so the
-    wrapper's own minimum duration is 1.
-
-    >>> d = RangeDetector("p", high=0.74, hysteresis=0.01, min_duration=2, near_counts=True)
-    >>> out = []
-    >>> for v in (0.70, 0.749, 0.70, 0.737, 0.749, 0.731, 0.70):
-    ...     out.append(d.score_one(Sample(0, {"p": v}))); d.learn_one(Sample(0, {"p": v}))
-    >>> out   # a lone spike; then near + beyond (the run stays confirmed while near)
-    [0.0, 0.5, 0.0, 0.5, 1.0, 1.0, 0.0]
-    """
+    """Outside [low, high] (``hysteresis`` inside the band keeps it open)."""
 
     name = "range"
     kind = EventKind.OUT_OF_RANGE
-    STATE = ("run", "beyond")
+    STATE = ()
 
     def __init__(self, field: str, low: float | None = None, high: float | None = None,
                  hysteresis: float = 0.0, min_duration: int = 1,
-                 kind: EventKind | str | None = None, unless_ctx: str | None = None,
-                 near_counts: bool = False) -> None:
+                 kind: EventKind | str | None = None, unless_ctx: str | None = None) -> None:
         self.field, self.low, self.high, self.hysteresis = field, low, high, hysteresis
-        self.near_counts = near_counts and hysteresis > 0
-        self.need = min_duration if self.near_counts else 1
-        self.min_duration = 1 if self.near_counts else min_duration
-        self.run = 0           # readings in a row near or beyond (near_counts)
-        self.beyond = False    # one of them beyond the limit
+        self.min_duration = min_duration
         # a device setting that makes this fixed band moot (e.g. a crop calendar)
         self.unless_ctx = unless_ctx
         if kind is not None:
             self.kind = EventKind(kind)  # type: ignore[misc]
 
-    def _level(self, x: Sample) -> float | None:
+    def score_one(self, x: Sample) -> float | None:
         v = x.num(self.field)
         if v is None or (self.unless_ctx and self.unless_ctx in x.ctx):
             return None
@@ -71,24 +52,8 @@ class RangeDetector(Detector):
             return 0.5
         return 0.0
 
-    def score_one(self, x: Sample) -> float | None:
-        level = self._level(x)
-        if level is None or not self.near_counts or level == 0.0:
-            return level
-        confirmed = self.run + 1 >= self.need and (self.beyond or level == 1.0)
-        return 1.0 if confirmed else 0.5
-
     def learn_one(self, x: Sample) -> None:
-        if not self.near_counts:
-            return
-        level = self._level(x)
-        if level is None:
-            return
-        if level == 0.0:
-            self.run, self.beyond = 0, False
-        else:
-            self.run += 1
-            self.beyond = self.beyond or level == 1.0
+        pass
 
     def evidence(self, x: Sample | None = None) -> dict[str, Any]:
         ev: dict[str, Any] = {"field": self.field, "low": self.low, "high": self.high}
