@@ -49,6 +49,10 @@ ROUNDS = ((5.5, 8.5), (16.5, 19.5))
 AREA_DRY = "area_dry_h"
 
 
+# identical settings tuples are shared by every detector that has them
+_RULES: dict[tuple, tuple] = {}
+
+
 @dataclass(frozen=True)
 class Stage:
     name: str
@@ -161,8 +165,8 @@ class WaterBandDetector(Detector):
                          target_band_cm)
         self.rounds = tuple(tuple(r) for r in rounds or ())
         # (rise that is "water came", margin of the alarm, below that is "low", fill time)
-        self.round_rule = (round_rise_cm, round_margin_cm, round_below_cm,
-                           int(fill_hours * H_NS))
+        rule = (round_rise_cm, round_margin_cm, round_below_cm, int(fill_hours * H_NS))
+        self.round_rule = _RULES.setdefault(rule, rule)   # one shared tuple, not one a field
         # a round left the field low though water came: [round end, level then]
         self.watch: list[float] | None = None
         self.rnd: list[float] | None = None   # the round in progress: [id, start level, max]
