@@ -60,8 +60,9 @@ class BurstDetector(Detector):
                  fit_alpha: float = 0.003, min_slot_n: int = 4, max_hours: float = 24.0,
                  warmup: int = 288, warm_flow_step: float = 0.4,
                  warm_drop_mpa: float = 0.03, max_learn_mpa: float = 0.74,
-                 frozen_ac_rise_db: float = 6.0) -> None:
+                 frozen_ac_rise_db: float = 6.0, floor_mpa: float = 0.02) -> None:
         self.warm_flow_step, self.warm_drop = warm_flow_step, warm_drop_mpa
+        self.floor_mpa = floor_mpa   # at or below it the node has lost its pressure
         self.frozen_ac_rise = frozen_ac_rise_db
         self.prev_ac: float | None = None   # the acoustic logger's previous level
         self.max_learn_mpa = max_learn_mpa
@@ -103,8 +104,10 @@ class BurstDetector(Detector):
     def _onset(self, q: float, p: float, ts_ns: int, ac: float | None = None) -> bool:
         if p == self.prev_p and self.p_repeats >= 2:
             return self._frozen_onset(q, ac)
-        if self.n < self.warmup:
-            return self._warm_onset(q, p)
+        if self.n < self.warmup or p <= self.floor_mpa:
+            # no curve yet; or a node pulled to zero, where the curve (extrapolated
+            # to a burst's flow it predicts a negative pressure) says nothing
+            return self._warm_onset(q, p, ac)
         r = self.residual(q, p)
         if r is None or r > -self.pressure_drop or self.prev_flow is None:
             return False
@@ -114,16 +117,24 @@ class BurstDetector(Detector):
         s = self._slot(ts_ns)
         return self.slot_n[s] >= self.min_slot_n and q - self.slot_flow[s] >= self.resid_flow * m
 
-    def _warm_onset(self, q: float, p: float) -> bool:
-        """Before the curve is learned: only a step far beyond any demand
-        ramp (flow up by ``warm_flow_step`` × the larger of the mean and the
-        previous flow within one reading, pressure down by ``warm_drop_mpa``) —
-        a burst in the first day of a monitor's life is still a burst."""
+    def _warm_onset(self, q: float, p: float, ac: float | None = None) -> bool:
+        """Without the curve: pressure down by ``warm_drop_mpa`` within one
+        reading, with a flow step far beyond any demand ramp (``warm_flow_step``
+        × the larger of the mean and the previous flow) — or, with an acoustic
+        logger that roared (``frozen_ac_rise_db`` in one reading), the usual
+        step (``flow_step`` × that scale). A burst in the first day of a
+        monitor's life is still a burst."""
         if self.n < 12 or self.prev_flow is None or self.prev_p is None:
             return False
+        if p - self.prev_p > -self.warm_drop:
+            return False
         m = max(self.mean_flow, self.prev_flow, 1e-6)   # the night mean is no scale
-        return q - self.prev_flow >= self.warm_flow_step * m and \
-            p - self.prev_p <= -self.warm_drop
+        step = q - self.prev_flow
+        return step >= self.warm_flow_step * m or (self._roared(ac) and step >= self.flow_step * m)
+
+    def _roared(self, ac: float | None) -> bool:
+        return ac is not None and self.prev_ac is not None and \
+            ac - self.prev_ac >= self.frozen_ac_rise
 
     def _frozen_onset(self, q: float, ac: float | None) -> bool:
         """The pressure sensor is stuck (the same value again and again): it
@@ -137,8 +148,7 @@ class BurstDetector(Detector):
             return False
         step = q - self.prev_flow
         if ac is not None and self.prev_ac is not None:
-            return ac - self.prev_ac >= self.frozen_ac_rise and \
-                step >= self.flow_step * max(self.mean_flow, 1e-6)
+            return self._roared(ac) and step >= self.flow_step * max(self.mean_flow, 1e-6)
         return step >= self.warm_flow_step * max(self.mean_flow, self.prev_flow, 1e-6)
 
     def _ongoing(self, q: float, ts_ns: int) -> bool:
