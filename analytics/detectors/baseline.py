@@ -3,8 +3,10 @@
 * :class:`BaselineDetector` — robust EW baseline of one field per hour of the
   (local) day: EW mean and EW mean absolute deviation per hour bucket (a
   global bucket until an hour has enough history). Robust z beyond
-  ``z_guard`` (3) while outside absolute guard rails → anomalous (without
-  guard rails: beyond ``z_alarm``). Anomalous readings are kept out of the
+  ``z_guard`` (3.5) while outside absolute guard rails → anomalous (without
+  guard rails: beyond ``z_alarm``); outside the guard rails the z against
+  the learned bucket whose mean is nearest the value counts too (an hour's
+  bucket can be wide from one odd night). Anomalous readings are kept out of the
   baseline by the threshold wrapper.
 * :class:`NightlyCusum` — one value per night (the mean of a field over local
   hours [start, end)), standardised against the learned nights, into a
@@ -103,7 +105,24 @@ class BaselineDetector(Detector):
         outside = self._outside_guards(v)
         if outside and abs(z) >= (self.z_guard if self.has_guards else self.z_alarm):
             return 1.0
+        if outside and self.has_guards and abs(self._z_nearest(v)) >= self.z_guard:
+            return 1.0
         return 0.5 if abs(z) >= self.z_alarm / 2 else 0.0
+
+    def _z_nearest(self, v: float) -> float:
+        """Outside the guard rails: z against the learned bucket (any hour, or
+        the global one) whose mean is nearest the value — the person's most
+        similar normal state. An hour's bucket can be wide (a night walk at
+        that hour once, 30 readings at 87 bpm, makes 03:00 read 79 ± 11), but
+        41 bpm is far from every hour of a person who sleeps at 65; a person
+        who sleeps at 45 bpm has a bucket near 41 and is not alarmed."""
+        best, gap = -1, math.inf
+        for b, (c, m) in enumerate(zip(self.count, self.mean)):
+            if c >= self.min_count and abs(m - v) < gap:
+                best, gap = b, abs(m - v)
+        if best < 0:
+            return 0.0
+        return (v - self.mean[best]) / max(1.2533 * self.dev[best], self.min_dev)
 
     def learn_one(self, x: Sample) -> None:
         v = x.num(self.field)

@@ -11,7 +11,11 @@ them the early-season Mie calendar below (transplant 1 May) is assumed.
   round (``ROUNDS``) has passed the field ``round_below_cm`` below the
   minimum without the level rising by ``round_rise_cm``, and the level is
   (then or later, before it is back at the minimum) ``round_margin_cm``
-  below it (the field was found low and no water came).
+  below it (the field was found low and no water came); or when water came
+  at the round but ``fill_hours`` after it the level is still
+  ``round_margin_cm`` below the minimum and has not risen ``round_rise_cm``
+  since the round (the inlet's 10–25 mm/h would have filled it: the water
+  leaves as fast as it comes — a levee breach).
 * ``side="high"`` — at or above target + ``high_margin_cm`` for
   ``high_hours`` without falling (an inlet left open keeps the water pinned
   at the outlet weir; rain water drains away).
@@ -43,6 +47,10 @@ ROUNDS = ((5.5, 8.5), (16.5, 19.5))
 # farming area has a live rain gauge: hours since the gauge last counted rain
 # (analytics.area_drift.AreaDrift.annotate).
 AREA_DRY = "area_dry_h"
+
+
+# identical settings tuples are shared by every detector that has them
+_RULES: dict[tuple, tuple] = {}
 
 
 @dataclass(frozen=True)
@@ -140,13 +148,13 @@ class WaterBandDetector(Detector):
     name = "water_band"
     kind = EventKind.WATER_LOW
     STATE = ("smooth", "low_since", "high_since", "high_ref", "last_ns", "recent", "rnd",
-             "missed", "at_target")
+             "missed", "at_target", "watch")
 
     def __init__(self, side: str = "low", field: str = "water_level_cm", low_hours: float = 15.0,
                  low_margin_cm: float = 0.3, high_margin_cm: float = 1.5, high_hours: float = 10.0,
                  high_fall_cm: float = 0.4, smooth_s: float = 3600, flat_cm_h: float = 0.03,
                  flat_hours: float = 4.0, round_rise_cm: float = 0.5, round_margin_cm: float = 0.5,
-                 round_below_cm: float = 0.2,
+                 round_below_cm: float = 0.2, fill_hours: float = 2.0,
                  rounds: tuple[tuple[float, float], ...] | None = ROUNDS,
                  rain_before_hours: float = 2.0, dry_high_hours: float = 1.0,
                  target_band_cm: float = 0.5) -> None:
@@ -155,8 +163,12 @@ class WaterBandDetector(Detector):
         # stops sharing instance-dict keys at 30 attributes (+1.3 kB a detector)
         self.dry_rule = (int(rain_before_hours * H_NS), int(dry_high_hours * H_NS),
                          target_band_cm)
-        self.round_rise, self.rounds = round_rise_cm, tuple(tuple(r) for r in rounds or ())
-        self.round_margin, self.round_below = round_margin_cm, round_below_cm
+        self.rounds = tuple(tuple(r) for r in rounds or ())
+        # (rise that is "water came", margin of the alarm, below that is "low", fill time)
+        rule = (round_rise_cm, round_margin_cm, round_below_cm, int(fill_hours * H_NS))
+        self.round_rule = _RULES.setdefault(rule, rule)   # one shared tuple, not one a field
+        # a round left the field low though water came: [round end, level then]
+        self.watch: list[float] | None = None
         self.rnd: list[float] | None = None   # the round in progress: [id, start level, max]
         self._stage = StageOfDay()
         # a round passed the low field without water: 0.5 = it was below the minimum
@@ -198,7 +210,7 @@ class WaterBandDetector(Detector):
         st = self._stage.at(x.ctx, x.ts_ns)
         low_since = high_since = 0
         high_ref = None
-        rnd, missed, at_target = self.rnd, self.missed, self.at_target
+        rnd, missed, at_target, watch = self.rnd, self.missed, self.at_target, self.watch
         if self.side == "high":   # each side keeps only its own state
             if st.irrigated and sm >= st.target_cm + self.high_margin:
                 high_since = self.high_since or x.ts_ns
@@ -207,24 +219,35 @@ class WaterBandDetector(Detector):
                     high_ref = sm   # falling is measured from the highest point
             elif sm <= st.target_cm + self.dry_rule[2]:
                 at_target = x.ts_ns
-            return sm, low_since, high_since, high_ref, rnd, missed, at_target
+            return sm, low_since, high_since, high_ref, rnd, missed, at_target, watch
         if st.irrigated and sm < st.min_cm - self.low_margin:
             low_since = self.low_since or x.ts_ns
         if self.rounds:
+            rise, margin, below, fill_ns = self.round_rule
             rid = self._round_id(x.ts_ns)
             if rid >= 0:
                 rnd = [rid, sm, sm] if rnd is None or rnd[0] != rid else [rid, rnd[1],
                                                                           max(rnd[2], sm)]
+                watch = None
             elif rnd is not None:   # a round just ended: did the low field get water?
-                low = st.irrigated and sm < st.min_cm - self.round_below
-                if low and rnd[2] - rnd[1] < self.round_rise:
-                    missed = missed or 0.5   # passed low, no water came: watch it
+                if st.irrigated and sm < st.min_cm - below:
+                    if rnd[2] - rnd[1] < rise:
+                        missed = missed or 0.5   # passed low, no water came: watch it
+                    else:
+                        watch = [x.ts_ns, sm]    # water came: does it reach the minimum?
                 rnd = None
             if not (st.irrigated and sm < st.min_cm):
-                missed = False
-            elif missed and sm < st.min_cm - self.round_margin:
+                missed, watch = False, None
+            elif missed and sm < st.min_cm - margin:
                 missed = True            # ... and it has fallen clearly below the minimum
-        return sm, low_since, high_since, high_ref, rnd, missed, at_target
+            elif watch is not None and x.ts_ns - watch[0] >= fill_ns:
+                # the opened inlet (10–25 mm/h) fills a field in an hour or two;
+                # still clearly below the minimum and hardly risen since the
+                # round: the water leaves as fast as it comes (a breach)
+                if sm < st.min_cm - margin and sm - watch[1] < rise:
+                    missed = True
+                watch = None
+        return sm, low_since, high_since, high_ref, rnd, missed, at_target, watch
 
     def score_one(self, x: Sample) -> float | None:
         # self._next(x), inline (every reading): scoring is pure, so always computed
@@ -232,7 +255,7 @@ class WaterBandDetector(Detector):
         self._memo = (x, n)
         if n is None:
             return None
-        sm, low_since, high_since, high_ref, _, missed, at_target = n
+        sm, low_since, high_since, high_ref, _, missed, at_target, _ = n
         if self.side == "low":
             if missed is True:
                 return 1.0
@@ -321,7 +344,7 @@ class WaterBandDetector(Detector):
                 self._sums = None   # not high: no slope is asked, so keep no sums
             self._window_add(x.ts_ns, x.num(self.field))  # type: ignore[arg-type]
         (self.smooth, self.low_since, self.high_since, self.high_ref, self.rnd, self.missed,
-         self.at_target) = n
+         self.at_target, self.watch) = n
         if self.high_since and self.high_ref is not None and self.high_ref - self.smooth > \
                 self.high_fall:
             self.high_since, self.high_ref = x.ts_ns, self.smooth  # draining: restart the clock

@@ -5,14 +5,23 @@
   candidate (sitting down hard, a dropped device) is followed by motion or
   by "not worn", and is dropped. **A fall the band did not flag** shows as a
   person who stops moving at once and whose heart rate rises while lying
-  still (pain, stress — sitting down or falling asleep lowers it): a band on
-  the wrist with no steps and activity ≤ ``max_activity`` whose heart rate
-  stays ``each_bpm`` above the person's recent level (EW mean over
-  ``ref_s``, readings outside the 50–120 bpm guard rails are not learned) and
-  on average ``rise_moving_bpm`` above it over ``n_moving`` readings when
-  they were moving within ``moved_s`` before — or ``rise_still_bpm`` over
-  ``n_still`` readings when they were already still (in bed: a fall at night
-  lifts a sleeping heart rate by far more) — is a fall too.
+  still (pain, stress — sitting down or falling asleep lowers it). A band on
+  the wrist with no steps and activity ≤ ``max_activity`` is *still*; the
+  reference is the person's **resting-awake** heart rate (EW mean, weight
+  ``rest_alpha`` per reading, of readings with steps but at most
+  ``rest_spm`` steps a minute — pottering about, not a walk, which would
+  lift it). A still spell that began within ``moved_s`` of a reading with
+  steps is a fall when the mean heart rate of its still readings so far is
+  ``moving_rise_bpm[k-1]`` above that reference after k readings (the last
+  entry for more; one noisy reading below does not end the spell), for
+  its first ``moving_max`` readings (2 h: the person is resting or asleep
+  by then, and judged as in bed). A person already still (in bed: the heart rate is the sleeping one) needs
+  two readings in a row each ``each_bpm`` above both the recent level (EW
+  mean over ``ref_s``) and the resting-awake one, on average
+  ``rise_still_bpm`` above the recent level and ``rise_rest_bpm`` above the
+  resting-awake one (before any resting-awake level is known: ``n_still``
+  readings, on average ``rise_still_bpm`` above the recent level). Heart rates outside the 50–120 bpm guard rails are the
+  heart-rate detector's; they are not learned and end a spell.
 * :class:`InactivityDetector` — no steps for ``hours`` of the person's
   normally-awake hours (learned per hour of day).
 * :class:`NotWornDetector` — ``worn`` false for ``hours``.
@@ -47,7 +56,7 @@ def _still(x: Sample, max_activity: float) -> bool:
         and act <= max_activity
 
 
-_NO_RUN = (0, 0.0, False, False)
+_NO_RUN = (0, 0.0, False, 0.0, False)
 
 
 class FallDetector(Detector):
@@ -55,49 +64,76 @@ class FallDetector(Detector):
     kind = EventKind.FALL
     severity = Severity.CRITICAL
     STATE = ("pending_ns", "confirmed", "hr_ref", "ref_ns", "moved_at_ns", "run", "run_sum",
-             "run_moving")
+             "run_moving", "run_last", "rest_ref", "last_ns")
 
     def __init__(self, confirm_s: float = 1200, max_activity: float = 2.0,
                  min_confidence: float = 0.0, still_falls: bool = True, ref_s: float = 3600,
-                 each_bpm: float = 3.0, rise_moving_bpm: float = 7.0, n_moving: int = 2,
-                 rise_still_bpm: float = 10.0, n_still: int = 3, moved_s: float = 1200,
+                 each_bpm: float = 3.0,
+                 moving_rise_bpm: tuple[float, ...] = (10.0, 5.0, 4.5, 4.0),
+                 rise_still_bpm: float = 10.0, rise_rest_bpm: float = 7.0, n_still: int = 3,
+                 moving_max: int = 12, moved_s: float = 1200, rest_spm: float = 20.0, rest_alpha: float = 0.05,
                  guard_bpm: tuple[float, float] = (50.0, 120.0)) -> None:
         self.confirm_ns, self.max_activity = int(confirm_s * NS), max_activity
         self.min_confidence = min_confidence
         self.pending_ns = 0       # time of an unconfirmed fall flag
         self.confirmed = False    # a confirmed fall whose person has not moved yet
         self.still_falls, self.ref_s, self.each = still_falls, ref_s, each_bpm
-        self.rise_moving, self.n_moving = rise_moving_bpm, n_moving
-        self.rise_still, self.n_still = rise_still_bpm, n_still
+        self.moving_rise, self.moving_max = tuple(moving_rise_bpm), moving_max
+        self.rise_still, self.rise_rest, self.n_still = rise_still_bpm, rise_rest_bpm, n_still
         self.moved_window_ns, self.guard = int(moved_s * NS), tuple(guard_bpm)
+        self.rest_spm, self.rest_alpha = rest_spm, rest_alpha
         self.hr_ref: float | None = None   # the person's recent heart rate (EW mean)
         self.ref_ns = 0
-        self.moved_at_ns = 0       # the last reading with motion
-        self.run = 0              # still readings in a row with a raised heart rate
+        self.rest_ref: float | None = None  # resting-awake heart rate (EW per reading)
+        self.last_ns = 0          # the previous reading
+        self.moved_at_ns = 0      # the last reading with steps
+        self.run = 0              # still readings in the current spell
         self.run_sum = 0.0        # their heart rates, summed
-        self.run_moving = False   # the run began right after moving
+        self.run_moving = False   # the spell began right after steps
+        self.run_last = 0.0       # the previous still reading's heart rate (in bed)
         self._memo: tuple[Sample, Any] | None = None
 
     def _flagged(self, x: Sample) -> bool:
         conf = x.num("fall_confidence")
         return bool(x.flag("fall")) and (conf is None or conf >= self.min_confidence)
 
-    def _still_fall(self, x: Sample, still: bool) -> tuple[int, float, bool, bool]:
-        """(run, run_sum, run_moving, confirmed now) after this reading."""
+    def _in_bed_rise(self, hr: float) -> bool:
+        """A still reading in bed raised above both references by ``each``."""
+        ref, rest = self.hr_ref, self.rest_ref
+        return ref is not None and hr >= max(ref, rest if rest is not None else ref) + self.each
+
+    def _still_fall(self, x: Sample, still: bool) -> tuple[int, float, bool, float, bool]:
+        """(run, run_sum, run_moving, last hr, confirmed now) after this reading."""
         hr = x.num("heart_rate_bpm")
-        ref = self.hr_ref
-        if not (self.still_falls and still and hr is not None and ref is not None
-                and x.flag("worn") is True and hr >= ref + self.each):
-            return 0, 0.0, False, False
+        if not (self.still_falls and still and hr is not None and x.flag("worn") is True
+                and self.guard[0] <= hr <= self.guard[1] and self.hr_ref is not None):
+            return _NO_RUN
         if self.run:
             run, total, moving = self.run + 1, self.run_sum + hr, self.run_moving
         else:
             moving = x.ts_ns - self.moved_at_ns <= self.moved_window_ns
             run, total = 1, hr
-        n, rise = (self.n_moving, self.rise_moving) if moving else (self.n_still, self.rise_still)
-        return run, total, moving, run >= n and total / run >= ref + rise
+        rest = self.rest_ref
+        if moving and rest is not None and run <= self.moving_max:
+            rise = self.moving_rise[min(run, len(self.moving_rise)) - 1]
+            return run, total, True, hr, total / run >= rest + rise
+        # already still (in bed), or no resting-awake level yet: consecutive
+        # readings raised above both references
+        if not self._in_bed_rise(hr):
+            return _NO_RUN
+        if self.run and not self.run_moving:
+            run, total = self.run + 1, self.run_sum + hr
+        else:
+            run, total = 1, hr
+        ref = self.hr_ref
+        if rest is None:      # the recent level only: n_still readings
+            ok = run >= self.n_still and total / run >= ref + self.rise_still
+        else:                 # above both: the last two readings
+            level = max(ref + self.rise_still, rest + self.rise_rest)
+            ok = run >= 2 and (self.run_last + hr) / 2 >= level
+        return run, total, False, hr, ok
 
-    def _eval(self, x: Sample) -> tuple[float, bool, bool, tuple[int, float, bool, bool]]:
+    def _eval(self, x: Sample) -> tuple[float, bool, bool, tuple[int, float, bool, float, bool]]:
         """(score, flagged, still, still-fall run) of a reading, once per reading."""
         memo = self._memo
         if memo is not None and memo[0] is x:
@@ -112,7 +148,7 @@ class FallDetector(Detector):
         elif self.confirmed and still:
             score = 0.5   # still lying: keep the finding open
         else:
-            score = 1.0 if run[3] else 0.0
+            score = 1.0 if run[4] else 0.0
         out = (score, flag, still, run)
         self._memo = (x, out)
         return out
@@ -121,22 +157,27 @@ class FallDetector(Detector):
         return self._eval(x)[0]
 
     def learn_one(self, x: Sample) -> None:
-        s, flagged, still, (run, total, moving, _) = self._eval(x)
+        s, flagged, still, (run, total, moving, last, _) = self._eval(x)
         self._memo = None
-        if not still:
+        hr = x.num("heart_rate_bpm")
+        guarded = hr is not None and self.guard[0] <= hr <= self.guard[1]
+        steps = x.num("steps")
+        if steps is not None and steps > 0 and x.flag("worn") is not False:
+            dt_min = (x.ts_ns - self.last_ns) / NS / 60 if self.last_ns else 0.0
+            if guarded and dt_min > 0 and steps / max(dt_min, 1.0) <= self.rest_spm:
+                rest = self.rest_ref
+                self.rest_ref = hr if rest is None else rest + self.rest_alpha * (hr - rest)
             self.moved_at_ns = x.ts_ns
-        if run:
-            self.run, self.run_sum, self.run_moving = run, total, moving
-        else:
-            self.run, self.run_sum, self.run_moving = 0, 0.0, False
-            hr = x.num("heart_rate_bpm")
-            if hr is not None and self.guard[0] <= hr <= self.guard[1]:
-                if self.hr_ref is None:
-                    self.hr_ref = hr
-                else:
-                    a = min(1.0, max(0.0, (x.ts_ns - self.ref_ns) / NS / self.ref_s))
-                    self.hr_ref += a * (hr - self.hr_ref)
-                self.ref_ns = x.ts_ns
+        self.last_ns = x.ts_ns
+        self.run, self.run_sum, self.run_moving, self.run_last = run, total, moving, last
+        # the recent level learns everything but a spell's raised readings
+        if guarded and not (moving and run) and not (run and last):
+            if self.hr_ref is None:
+                self.hr_ref = hr
+            else:
+                a = min(1.0, max(0.0, (x.ts_ns - self.ref_ns) / NS / self.ref_s))
+                self.hr_ref += a * (hr - self.hr_ref)
+            self.ref_ns = x.ts_ns
         if flagged:
             self.pending_ns = 0 if s == 1.0 else x.ts_ns
             self.confirmed = s == 1.0
@@ -157,6 +198,8 @@ class FallDetector(Detector):
             if not self._flagged(x) and self.hr_ref is not None:
                 ev["unflagged"] = True
                 ev["heart_rate_ref_bpm"] = round(self.hr_ref, 1)
+                if self.rest_ref is not None:
+                    ev["heart_rate_rest_bpm"] = round(self.rest_ref, 1)
         return ev
 
 

@@ -12,9 +12,9 @@ NS = 1_000_000_000
 STEP = 600 * NS
 
 
-def _reading(i: int, hr: float, moving: bool) -> Sample:
+def _reading(i: int, hr: float, moving: bool, steps: int = 40) -> Sample:
     return Sample(i * STEP, {"worn": True, "fall": False, "heart_rate_bpm": int(round(hr)),
-                             "steps": 40 if moving else 0, "activity": 30 if moving else 1})
+                             "steps": steps if moving else 0, "activity": 30 if moving else 1})
 
 
 def _opened(stream: list[Sample]) -> list[int]:
@@ -29,7 +29,7 @@ def _opened(stream: list[Sample]) -> list[int]:
 def test_moving_then_still_with_a_raised_heart_rate_is_a_fall():
     rnd = random.Random(3)
     stream = [_reading(i, 72 + rnd.gauss(0, 2), True) for i in range(30)]
-    stream += [_reading(30 + i, 82 + rnd.gauss(0, 1), False) for i in range(4)]
+    stream += [_reading(30 + i, 80 + rnd.gauss(0, 1), False) for i in range(4)]
     assert _opened(stream) == [31]        # confirmed by the second still reading
 
 
@@ -67,3 +67,48 @@ def test_switched_off_it_needs_the_flag():
                                                            for i in range(4)]
     w = Thresholded(FallDetector(still_falls=False))
     assert [w.step(x) for x in stream].count("opened") == 0
+
+
+def _day(n: int = 30, hr: float = 72.0) -> list[Sample]:
+    """Pottering about indoors (4 steps a minute): the resting-awake level."""
+    return [_reading(i, hr + (i % 3) - 1, True) for i in range(n)]
+
+
+def test_a_large_rise_right_after_moving_is_a_fall_at_once():
+    day = _day()
+    assert _opened(day + [_reading(30, 84, False)]) == [30]     # +12 bpm, one reading
+    assert _opened(day + [_reading(30, 79, False)]) == []       # +7: wait for a second
+
+
+def test_a_fall_after_a_walk_is_measured_against_the_resting_heart_rate():
+    # a walk (70 steps a minute) lifts the heart rate to ~84; it is not the reference
+    stream = _day() + [_reading(30 + i, 84, True, steps=700) for i in range(5)]
+    stream += [_reading(35 + i, 78 + (i % 2), False) for i in range(6)]   # lying: ~+6.5
+    assert _opened(stream) == [36]
+
+
+def test_one_lower_reading_does_not_end_the_spell():
+    stream = _day() + [_reading(30 + i, hr, False) for i, hr in enumerate((79, 74, 79, 78))]
+    assert _opened(stream) == [32]        # +4.5 over two, +5.3 over three still readings
+
+
+def test_a_racing_heart_at_rest_is_the_heart_rate_alert_not_a_fall():
+    stream = _day() + [_reading(30 + i, 135, False) for i in range(4)]
+    assert _opened(stream) == []
+
+
+def test_back_in_bed_after_the_toilet_is_not_a_fall():
+    rnd = random.Random(8)
+    night = [_reading(30 + i, 58 + rnd.gauss(0, 1.5), False) for i in range(20)]
+    toilet = [_reading(50, 59, True, steps=30)]
+    back = [_reading(51 + i, 62 + rnd.gauss(0, 1.5), False) for i in range(12)]
+    assert _opened(_day() + night + toilet + back) == []
+
+
+def test_a_fall_in_bed_rising_above_the_resting_awake_level_needs_two_readings():
+    rnd = random.Random(9)
+    night = [_reading(30 + i, 58 + rnd.gauss(0, 1.5), False) for i in range(20)]
+    fall = [_reading(50 + i, 81, False) for i in range(3)]   # resting-awake + 9, sleep + 23
+    assert _opened(_day(hr=72) + night + fall) == [51]
+    wake = [_reading(50 + i, 74, False) for i in range(6)]    # awake in bed: its usual level
+    assert _opened(_day(hr=72) + night + wake) == []

@@ -34,3 +34,26 @@ def test_a_field_that_hovers_near_the_minimum_does_not_open():
 
 def test_a_field_that_gets_water_at_the_round_does_not_open():
     assert _run(lambda h: 0.5 if h < 6.5 else min(4.0, 0.5 + 1.5 * (h - 6.5))) == []
+
+
+def _breach(h: float) -> float:
+    """A levee breach at 10:00 drains the field to −2.4 cm; the evening round
+    opens the inlet at 17:00, which lifts it only 1 cm: the breach takes
+    the water as fast as it comes (seed 424242 paddy-0015)."""
+    if h < 10:
+        return 4.0
+    if h < 12.5:
+        return 4.0 - 2.56 * (h - 10)
+    if h < 17:
+        return -2.4
+    return -2.4 + min(1.0, 0.5 * (h - 17))
+
+
+def test_water_came_but_the_field_stays_far_below_the_minimum_opens():
+    opened = _run(_breach)
+    assert opened and 21 <= opened[0] < 22.5   # two hours after the evening round ended
+
+
+def test_a_slow_fill_from_below_the_soil_does_not_open():
+    # the same low field; the round's inlet fills it at 1 cm/h to the target
+    assert _run(lambda h: _breach(h) if h < 17 else min(4.0, -2.4 + 1.0 * (h - 17))) == []
