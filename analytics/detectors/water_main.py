@@ -60,10 +60,10 @@ class BurstDetector(Detector):
                  fit_alpha: float = 0.003, min_slot_n: int = 4, max_hours: float = 24.0,
                  warmup: int = 288, warm_flow_step: float = 0.4,
                  warm_drop_mpa: float = 0.03, max_learn_mpa: float = 0.74,
-                 frozen_ac_rise_db: float = 6.0, floor_mpa: float = 0.02) -> None:
+                 frozen_ac_rise_db: float = 6.0, frozen_ac_any_db: float = 2.0, floor_mpa: float = 0.02) -> None:
         self.warm_flow_step, self.warm_drop = warm_flow_step, warm_drop_mpa
         self.floor_mpa = floor_mpa   # at or below it the node has lost its pressure
-        self.frozen_ac_rise = frozen_ac_rise_db
+        self.frozen_ac_rise, self.frozen_ac_any = frozen_ac_rise_db, frozen_ac_any_db
         self.prev_ac: float | None = None   # the acoustic logger's previous level
         self.max_learn_mpa = max_learn_mpa
         self.flow_step, self.pressure_drop, self.resid_flow = flow_step, pressure_drop, \
@@ -123,8 +123,8 @@ class BurstDetector(Detector):
         × the larger of the mean and the previous flow) — or, with an acoustic
         logger that roared (``frozen_ac_rise_db`` in one reading), the usual
         step (``flow_step`` × that scale). A burst in the first day of a
-        monitor's life is still a burst."""
-        if self.n < 12 or self.prev_flow is None or self.prev_p is None:
+        monitor's life is still a burst — from its second reading on."""
+        if self.prev_flow is None or self.prev_p is None:
             return False
         if p - self.prev_p > -self.warm_drop:
             return False
@@ -143,13 +143,18 @@ class BurstDetector(Detector):
         usual flow step (``flow_step`` × the mean flow); without one, the flow
         must say it alone — a one-reading step of ``warm_flow_step`` × the
         larger of the mean and the previous flow (no demand ramp moves that
-        fast)."""
+        fast). With a logger, that step also counts when the logger rose by
+        ``frozen_ac_any_db`` at least: a leak's noise already on the pipe
+        leaves less for a burst to add (dB are logarithmic: +2.8 dB seen), but
+        a logger that did not rise at all says there was no burst."""
         if self.n < 12 or self.prev_flow is None:
             return False
         step = q - self.prev_flow
+        big = step >= self.warm_flow_step * max(self.mean_flow, self.prev_flow, 1e-6)
         if ac is not None and self.prev_ac is not None:
-            return self._roared(ac) and step >= self.flow_step * max(self.mean_flow, 1e-6)
-        return step >= self.warm_flow_step * max(self.mean_flow, self.prev_flow, 1e-6)
+            return (self._roared(ac) and step >= self.flow_step * max(self.mean_flow, 1e-6)) \
+                or (big and ac - self.prev_ac >= self.frozen_ac_any)
+        return big
 
     def _ongoing(self, q: float, ts_ns: int) -> bool:
         if not self.in_burst or ts_ns - self.burst_since > self.max_ns:

@@ -53,6 +53,15 @@ def test_a_flow_step_without_the_acoustic_roar_is_not_called_a_burst_on_flow_alo
     assert _run(3 * 288 - 100, acoustic_jump=0.0) == []
 
 
+def test_a_big_flow_step_with_a_small_rise_on_a_noisy_pipe_is_a_burst():
+    # seed 2718 watermain-0018: a leak's noise already on the logger, so the
+    # burst adds only +2.8 dB at the first reading (decibels are logarithmic);
+    # the flow +66 % at once: beyond any demand ramp
+    burst = 3 * 288 - 100
+    assert _run(burst, acoustic_jump=2.8) == [burst]
+    assert _run(burst, burst_flow=10.0, acoustic_jump=2.8) == []   # a usual step needs the roar
+
+
 def test_a_smaller_burst_at_the_peak_is_found_by_its_roar_and_the_usual_flow_step():
     # +10 m³/h on a 38 m³/h afternoon flow (a quarter of it: not the 0.4 × flow
     # step a burst needs on flow alone), the logger +15 dB

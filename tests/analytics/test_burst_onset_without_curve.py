@@ -50,3 +50,9 @@ def test_a_burst_that_pulls_the_node_to_zero_is_found_at_once():
     # (seed 90210 watermain-0027, 31337 watermain-0038)
     burst = 2 * 288 + 228
     assert _run(burst, flow=40.0, to_zero=True, roar=0.0, days=3) == [burst]
+
+
+def test_a_burst_in_the_monitors_first_readings_is_found_at_once():
+    # seed 6061 watermain-0026: the burst began 10 minutes after the first reading
+    assert _run(2, flow=12.0) == [2]
+    assert _run(2, flow=4.0, roar=0.0) == []         # a small step in the night: no burst
