@@ -3,39 +3,24 @@ logger's roar still show it; a demand ramp with a stuck sensor does not."""
 
 from __future__ import annotations
 
-from analytics.config import detector_specs
-from analytics.detectors.base import Sample
-from analytics.detectors.threshold import Thresholded
-from device_profiles import load_profiles
-
-NS = 1_000_000_000
-T0 = 1_781_000_000 * NS - (1_781_000_000 + 9 * 3600) % 86400 * NS   # a local midnight
-STEP = 300 * NS
-
-
-def _demand(i: int) -> float:
-    h = (i * 5 / 60) % 24
-    return 8.0 if h < 5 else 8.0 + min(1.0, (h - 5) / 2) * 30.0   # a morning ramp to 38
+from .burst_stream import burst_detector, demand, reading
 
 
 def _run(burst_at: int | None, acoustic_jump: float = 15.0, days: int = 3,
          burst_flow: float = 25.0) -> list[int]:
-    prof = load_profiles()["water_main_v1"]
-    det = Thresholded(detector_specs("water_main", prof.detectors, 300)["burst"]())
+    det = burst_detector()
     opened = []
     n = days * 288
     stuck_from = n - 200          # the pressure sensor sticks on the last day
     for i in range(n):
-        q = _demand(i) + (0.5 if i % 2 else -0.5)
+        q = demand(i) + (0.5 if i % 2 else -0.5)
         p = 0.45 - 1e-4 * q ** 1.852
         ac = 30.0 + (0.5 if i % 3 else -0.5)
         if burst_at is not None and i >= burst_at:
             q, p, ac = q + burst_flow, p - 0.05, ac + acoustic_jump
         if i >= stuck_from:
             p = 0.421
-        s = Sample(T0 + i * STEP, {"flow_m3h": round(q, 2), "pressure_mpa": round(p, 3),
-                                   "acoustic_db": ac})
-        if det.step(s) == "opened":
+        if det.step(reading(i, q, p, ac)) == "opened":
             opened.append(i)
     return opened
 
