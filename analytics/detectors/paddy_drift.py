@@ -20,7 +20,8 @@ least-squares slope over the last hour; the stop level is the highest
 3-reading mean of the rise and the hour after it; a rise that resumes
 within that hour is the same fill (``merge``: a slow inlet's rise reads
 as pauses in the noise), and a rise starts at the lowest point of the hour
-before it was seen (that is when the round opened the inlet). The median of the last ``fills`` fill offsets is
+before it was seen (that is when the round opened the inlet). The median of
+the last ``fills`` fill offsets is
 the drift estimate. O(1) per reading (a few short lists).
 
 **Clean fills** (``clean_fills=1``; a field whose farming area has a rain

@@ -60,7 +60,8 @@ class BurstDetector(Detector):
                  fit_alpha: float = 0.003, min_slot_n: int = 4, max_hours: float = 24.0,
                  warmup: int = 288, warm_flow_step: float = 0.4,
                  warm_drop_mpa: float = 0.03, max_learn_mpa: float = 0.74,
-                 frozen_ac_rise_db: float = 6.0, frozen_ac_any_db: float = 2.0, floor_mpa: float = 0.02) -> None:
+                 frozen_ac_rise_db: float = 6.0, frozen_ac_any_db: float = 2.0,
+                 floor_mpa: float = 0.02) -> None:
         self.warm_flow_step, self.warm_drop = warm_flow_step, warm_drop_mpa
         self.floor_mpa = floor_mpa   # at or below it the node has lost its pressure
         self.frozen_ac_rise, self.frozen_ac_any = frozen_ac_rise_db, frozen_ac_any_db

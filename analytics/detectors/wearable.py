@@ -15,12 +15,14 @@
   ``moving_rise_bpm[k-1]`` above that reference after k readings (the last
   entry for more; one noisy reading below does not end the spell), for
   its first ``moving_max`` readings (2 h: the person is resting or asleep
-  by then, and judged as in bed). A person already still (in bed: the heart rate is the sleeping one) needs
+  by then, and judged as in bed). A person already still (in bed: the
+  heart rate is the sleeping one) needs
   two readings in a row each ``each_bpm`` above both the recent level (EW
   mean over ``ref_s``) and the resting-awake one, on average
   ``rise_still_bpm`` above the recent level and ``rise_rest_bpm`` above the
   resting-awake one (before any resting-awake level is known: ``n_still``
-  readings, on average ``rise_still_bpm`` above the recent level). Heart rates outside the 50–120 bpm guard rails are the
+  readings, on average ``rise_still_bpm`` above the recent level). Heart
+  rates outside the 50–120 bpm guard rails are the
   heart-rate detector's; they are not learned and end a spell.
 * :class:`InactivityDetector` — no steps for ``hours`` of the person's
   normally-awake hours (learned per hour of day).
@@ -71,7 +73,8 @@ class FallDetector(Detector):
                  each_bpm: float = 3.0,
                  moving_rise_bpm: tuple[float, ...] = (10.0, 5.0, 4.5, 4.0),
                  rise_still_bpm: float = 10.0, rise_rest_bpm: float = 7.0, n_still: int = 3,
-                 moving_max: int = 12, moved_s: float = 1200, rest_spm: float = 20.0, rest_alpha: float = 0.05,
+                 moving_max: int = 12, moved_s: float = 1200, rest_spm: float = 20.0,
+                 rest_alpha: float = 0.05,
                  guard_bpm: tuple[float, float] = (50.0, 120.0)) -> None:
         self.confirm_ns, self.max_activity = int(confirm_s * NS), max_activity
         self.min_confidence = min_confidence
