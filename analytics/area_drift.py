@@ -67,7 +67,6 @@ kind, shared with the per-device drift detector).
 
 from __future__ import annotations
 
-import math
 import statistics
 from collections import deque
 from collections.abc import Iterable
@@ -75,7 +74,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from mimamori.contracts import EventKind, Severity
+from device_profiles.profile import Profile
+from mimamori.contracts import EventKind, Family, Severity
+from mimamori.geo import AREA_RADIUS_M, nearest_within
 
 from .detectors.baseline import local_day, local_hour
 from .detectors.paddy import AREA_DRY, stage_for
@@ -90,7 +91,7 @@ RAIN = "rain_mm"
 class AreaDriftConfig(BaseModel):
     """Settings of the area drift check (defaults declared once, here)."""
 
-    radius_m: float = 5000.0     # a field reads the rain of a gauge this near (as the web UI)
+    radius_m: float = AREA_RADIUS_M  # a field reads the rain of a gauge this near (as the web UI)
     dry_s: float = 3600.0        # rain after this long without a tip starts a new rain
     max_loss_mm_h: float = 2.0   # a field's loss while it rains, before its nights are known
     et_mm_h: float = 0.5         # evapotranspiration on a rain day, on top of a night's loss
@@ -113,43 +114,36 @@ class AreaDriftConfig(BaseModel):
                                   # rain it drains the field at 10–30 mm/h, a weir does not)
 
 
-def is_rain_gauge(profile: str) -> bool:
-    """Rain gauges are told by their profile (``rain_gauge_v1``, ``rain_gauge_json_v1``).
+def assign_areas(devices: Iterable[tuple[str, str, float | None, float | None]],
+                 radius_m: float = AREA_RADIUS_M) -> dict[str, str]:
+    """``(device_id, role, lat, lon)`` rows, role ``"gauge"`` (a rain gauge),
+    ``"field"`` (a paddy field's level sensor) or anything else (ignored) →
+    field device → its area's gauge: the nearest gauge within ``radius_m``
+    (:func:`mimamori.geo.nearest_within`, the web UI's rule too).
 
-    >>> is_rain_gauge("rain_gauge_json_v1"), is_rain_gauge("paddy_v1")
-    (True, False)
-    """
-    return profile.startswith("rain_gauge")
-
-
-def _distance_m(lat0: float, lon0: float, lat1: float, lon1: float) -> float:
-    kx = math.cos(math.radians((lat0 + lat1) / 2)) * 111_320
-    return math.hypot((lon1 - lon0) * kx, (lat1 - lat0) * 111_195)
-
-
-def assign_areas(devices: Iterable[tuple[str, str, str, float | None, float | None]],
-                 radius_m: float = 5000.0) -> dict[str, str]:
-    """``(device_id, profile, family, lat, lon)`` rows → field device → its
-    area's gauge (the nearest gauge within ``radius_m``).
-
-    >>> assign_areas([("g", "rain_gauge_v1", "paddy", 34.48, 136.60),
-    ...               ("f1", "paddy_v1", "paddy", 34.49, 136.60),
-    ...               ("f2", "paddy_v1", "paddy", 34.60, 136.60),
-    ...               ("w", "water_main_v1", "water_main", 34.48, 136.60)])
+    >>> assign_areas([("g", "gauge", 34.48, 136.60), ("f1", "field", 34.49, 136.60),
+    ...               ("f2", "field", 34.60, 136.60), ("w", "", 34.48, 136.60)])
     {'f1': 'g'}
     """
     rows = list(devices)
-    gauges = [(d, lat, lon) for d, p, _f, lat, lon in rows
-              if is_rain_gauge(p) and lat is not None and lon is not None]
+    gauges = [(d, lat, lon) for d, role, lat, lon in rows if role == "gauge"]
     out: dict[str, str] = {}
-    for d, p, fam, lat, lon in rows:
-        if fam != "paddy" or is_rain_gauge(p) or lat is None or lon is None:
+    for d, role, lat, lon in rows:
+        if role != "field" or lat is None or lon is None:
             continue
-        best = min(((_distance_m(lat, lon, glat, glon), g) for g, glat, glon in gauges),
-                   default=None)
-        if best is not None and best[0] <= radius_m:
-            out[d] = best[1]
+        best = nearest_within(lat, lon, gauges, radius_m)
+        if best is not None:
+            out[d] = best[0]
     return out
+
+
+def area_role(profile: Profile | None) -> str:
+    """A device's part in the area check: ``"gauge"``, ``"field"`` or ``""``."""
+    if profile is None:
+        return ""
+    if profile.is_rain_gauge:
+        return "gauge"
+    return "field" if profile.family is Family.PADDY else ""
 
 
 class _Gauge:

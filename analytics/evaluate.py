@@ -37,7 +37,8 @@ from typing import Any
 from mimamori.contracts import FindingState, Reading
 from mimamori.offline import Label, read_labels, read_readings
 
-from .area_drift import AreaDrift, AreaDriftConfig, area_changes_into, assign_areas
+from .area_drift import (AreaDrift, AreaDriftConfig, area_changes_into, area_role,
+                         assign_areas)
 from .engine import Change, Engine
 
 NS = 1_000_000_000
@@ -139,7 +140,7 @@ def evaluate_dir(data_dir: Path | str, holidays: list[str] | None = None,
         end_ns = max(end_ns, lb.end_ns)
     scored_until_ns = end_ns - int(run_out_s * NS)
 
-    area_changes = replay_areas(by_device, devices, holidays or [], area_cfg)
+    area_changes = replay_areas(by_device, devices, holidays or [], profiles, area_cfg)
     stats: dict[str, ClassStats] = defaultdict(ClassStats)
     family_days: dict[str, float] = defaultdict(float)
     kinds_of_family: dict[str, set[str]] = defaultdict(set)
@@ -224,7 +225,8 @@ def evaluate_dir(data_dir: Path | str, holidays: list[str] | None = None,
 
 
 def replay_areas(by_device: dict[str, list[Reading]], devices: dict[str, dict[str, Any]],
-                 holidays: list[str], cfg: AreaDriftConfig | None = None,
+                 holidays: list[str], profiles: dict[str, Any],
+                 cfg: AreaDriftConfig | None = None,
                  ) -> dict[str, list[Change]]:
     """The cross-device area drift check over every paddy-family reading
     (fields and their areas' rain gauges) merged in time order, as the stage
@@ -232,7 +234,7 @@ def replay_areas(by_device: dict[str, list[Reading]], devices: dict[str, dict[st
     import heapq
 
     area = AreaDrift(cfg)
-    area.set_areas(assign_areas(((d, i.get("profile") or "", i.get("family") or "",
+    area.set_areas(assign_areas(((d, area_role(profiles.get(i.get("profile") or "")),
                                   i.get("lat"), i.get("lon")) for d, i in devices.items()),
                                 area.cfg.radius_m))
     if not area.area_of:

@@ -43,7 +43,7 @@ from mimamori.deadletter import DeadLetter
 from mimamori.registry import Registry
 from mimamori.topics import Topics
 
-from .area_drift import AreaDrift, AreaDriftConfig, area_into, assign_areas
+from .area_drift import AreaDrift, AreaDriftConfig, area_into, area_role, assign_areas
 from .engine import Engine
 from .settings_ctx import RegistryCtx
 from .site_model import BatchScorer, SiteModelConfig, score_into, train_sites
@@ -222,13 +222,11 @@ class AnalyticsStage:
             return
         rows = []
         for d in devices.values():
-            prof = self.engine.profiles.get(d.profile)
-            fam = prof.family.value if prof is not None else ""
             lat, lon = d.lat, d.lon
             if lat is None or lon is None:
                 site = snap.site(d.site) if d.site else None
                 lat, lon = (site.lat, site.lon) if site is not None else (None, None)
-            rows.append((d.device_id, d.profile, fam, lat, lon))
+            rows.append((d.device_id, area_role(self.engine.profiles.get(d.profile)), lat, lon))
         self.area.set_areas(assign_areas(rows, self.area.cfg.radius_m))
         self._area_version = snap.version
 

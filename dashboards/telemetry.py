@@ -46,8 +46,10 @@ def is_rain_gauge(profile: str) -> bool:
     >>> is_rain_gauge("rain_gauge_v1"), is_rain_gauge("paddy_v1")
     (True, False)
     """
+    from device_profiles.profile import measures_rain
+
     facts = profile_facts().get(profile)
-    return facts is not None and "rain_mm" in facts.fields
+    return facts is not None and measures_rain(facts.fields)
 
 
 def family_of(profile: str) -> str:

@@ -4,11 +4,11 @@ every view of a person's health or location)."""
 
 from __future__ import annotations
 
-import math
 import time
 from datetime import datetime
 from typing import Any
 
+from mimamori.geo import AREA_RADIUS_M, nearest_within
 from mimamori.registry import Device, Person, Site
 
 from .context import WebContext, Who
@@ -25,7 +25,7 @@ from .telemetry import family_of, is_rain_gauge, profile_facts
 HEALTH_FIELDS = ("heart_rate_bpm", "spo2_pct", "steps", "skin_temp_c", "activity")
 DEFAULT_INTERVAL_S = 600
 WEEK_S = 7 * 86400
-RAIN_RADIUS_M = 5000  # a field reads the rain of its area's gauge, if one stands this near
+RAIN_RADIUS_M = AREA_RADIUS_M  # a field reads the rain of its area's gauge this near
 
 
 def _intervals() -> dict[str, int]:
@@ -107,38 +107,25 @@ def today_band(site: Site, now: datetime | None = None):
     return band_for_day(site.settings.get("crop_calendar"), now.month, now.day)
 
 
-def distance_m(lat0: float, lon0: float, lat1: float, lon1: float) -> float:
-    """Ground distance (equirectangular; well under 1 % off over a town).
-
-    >>> round(distance_m(34.48, 136.63, 34.49, 136.63))
-    1112
-    """
-    kx = math.cos(math.radians((lat0 + lat1) / 2)) * 111_320
-    return math.hypot((lon1 - lon0) * kx, (lat1 - lat0) * 111_195)
-
-
 def rain_gauge_for(ctx: WebContext, site: Site) -> tuple[Device | None, float | None]:
     """The rain gauge whose rain a field shows, and how far away it stands:
     one on the field itself, else the nearest registered within
-    :data:`RAIN_RADIUS_M` (by the gauge's position, else its site's)."""
+    :data:`RAIN_RADIUS_M` (by the gauge's position, else its site's) — the
+    same rule as the analytics stage's area drift check (:mod:`mimamori.geo`)."""
     gauges = [d for d in ctx.registry.devices() if is_rain_gauge(d.profile)]
     here = [d for d in gauges if d.site == site.site_id]
     if here:
         return here[0], 0.0
     if site.lat is None or site.lon is None:
         return None, None
-    best: tuple[float, Device] | None = None
-    for d in gauges:
-        lat, lon = d.lat, d.lon
-        if lat is None or lon is None:
-            where = ctx.registry.get_site(d.site) if d.site else None
-            lat, lon = (where.lat, where.lon) if where else (None, None)
-        if lat is None or lon is None:
-            continue
-        dist = distance_m(site.lat, site.lon, lat, lon)
-        if dist <= RAIN_RADIUS_M and (best is None or dist < best[0]):
-            best = (dist, d)
-    return (best[1], best[0]) if best else (None, None)
+
+    def where(d: Device) -> tuple[Device, float | None, float | None]:
+        if d.lat is not None and d.lon is not None:
+            return d, d.lat, d.lon
+        s = ctx.registry.get_site(d.site) if d.site else None
+        return (d, s.lat, s.lon) if s else (d, None, None)
+    best = nearest_within(site.lat, site.lon, (where(d) for d in gauges), RAIN_RADIUS_M)
+    return best if best is not None else (None, None)
 
 
 def daily_summary(history: dict[str, list[tuple[int, float]]]) -> list[dict[str, Any]]:

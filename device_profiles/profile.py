@@ -17,6 +17,7 @@ Some devices need per-device installation parameters (from the registry's
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -87,6 +88,19 @@ class UplinkSpec(BaseModel):
     description: str = ""
 
 
+RAIN_FIELD = "rain_mm"
+
+
+def measures_rain(fields: Iterable[str]) -> bool:
+    """A rain gauge's profile: it measures rain (``rain_mm``), not water in a
+    field, though it is stored beside the fields (family ``paddy``).
+
+    >>> measures_rain({"rain_mm", "battery_pct"}), measures_rain({"water_level_cm"})
+    (True, False)
+    """
+    return RAIN_FIELD in fields
+
+
 class Profile(BaseModel):
     model_config = {"extra": "forbid"}
     id: str = Field(pattern=r"^[a-z0-9_\-]+$")
@@ -121,6 +135,10 @@ class Profile(BaseModel):
 
         object.__setattr__(self, "_derive", build_derivations(self.derive, self))
         object.__setattr__(self, "_codec", build_codec(self.codec, self))
+
+    @property
+    def is_rain_gauge(self) -> bool:
+        return measures_rain(self.fields)
 
     @property
     def event_fports(self) -> set[int]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from analytics.area_drift import AreaDrift, AreaDriftConfig, assign_areas
+from analytics.area_drift import AreaDrift, AreaDriftConfig, area_role, assign_areas
 
 NS = 10**9
 H = 3600
@@ -126,10 +126,15 @@ def test_the_offset_opens_only_after_the_dry_hours():
 
 
 def test_a_field_reads_the_nearest_gauge_within_the_radius():
-    rows = [("g-west", "rain_gauge_v1", "paddy", 34.48, 136.59),
-            ("g-east", "rain_gauge_json_v1", "paddy", 34.48, 136.63),
-            ("f-near-east", "paddy_v1", "paddy", 34.48, 136.625),
-            ("f-far", "paddy_json_v1", "paddy", 34.60, 136.60),
-            ("f-no-place", "paddy_v1", "paddy", None, None)]
+    from device_profiles import load_profiles
+
+    profiles = load_profiles()
+    rows = [(d, area_role(profiles[p]), lat, lon) for d, p, lat, lon in (
+        ("g-west", "rain_gauge_v1", 34.48, 136.59),
+        ("g-east", "rain_gauge_json_v1", 34.48, 136.63),
+        ("f-near-east", "paddy_v1", 34.48, 136.625),
+        ("f-far", "paddy_json_v1", 34.60, 136.60),
+        ("f-no-place", "paddy_v1", None, None),
+        ("w-near-east", "water_main_v1", 34.48, 136.625))]
     assert assign_areas(rows) == {"f-near-east": "g-east"}
     assert assign_areas(rows, radius_m=20_000)["f-far"] == "g-west"
