@@ -217,11 +217,10 @@ class AnalyticsStage:
         (a device's own, else its site's); again whenever the registry changes."""
         assert self.area is not None
         snap = self.ctx.snapshot
-        devices = snap.all()
-        if snap.version == self._area_version:
+        if snap.version == self._area_version:   # every batch asks: unchanged, no work
             return
         rows = []
-        for d in devices.values():
+        for d in snap.all().values():
             lat, lon = d.lat, d.lon
             if lat is None or lon is None:
                 site = snap.site(d.site) if d.site else None

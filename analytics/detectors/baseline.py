@@ -12,8 +12,8 @@
   hours [start, end)), standardised against the learned nights, into a
   one-sided or two-sided CUSUM (k = 0.5 σ, h = 5: ARL₀ ≈ 930 nights one-sided,
   DOMAIN.md §5.3). Minimum night flow creeping up (a leak), a sensor drifting.
-  Options (the leak uses them): ``warm_quantile`` — a robust warm-up (median
-  of the nights so far, scored from night ``score_after``); ``forgive_spike``
+  Options (the leak uses them): ``robust_warmup`` — the warm-up's baseline is
+  the median of the nights so far, scored from night ``score_after``; ``forgive_spike``
   — a night at the clip followed by a normal one leaves the CUSUM as it was;
   ``cap`` — the CUSUM's ceiling, so a repaired leak's finding clears.
 
@@ -28,6 +28,7 @@
 from __future__ import annotations
 
 import math
+import statistics
 from typing import Any
 
 from mimamori.contracts import EventKind, Severity
@@ -147,13 +148,6 @@ class BaselineDetector(Detector):
         return ev
 
 
-def _quantile(s: list[float], q: float) -> float:
-    """Linear-interpolated quantile of a sorted, non-empty list."""
-    pos = q * (len(s) - 1)
-    i = int(pos)
-    return s[i] + (pos - i) * (s[min(i + 1, len(s) - 1)] - s[i])
-
-
 class NightlyCusum(Detector):
     name = "nightly_cusum"
     kind = EventKind.LEAK
@@ -164,13 +158,13 @@ class NightlyCusum(Detector):
                  direction: str = "up", k: float = 0.5, h: float = 5.0, clip: float = 3.0,
                  warmup_nights: int = 4, alpha: float = 0.1, rel_sd_floor: float = 0.02,
                  abs_sd_floor: float = 0.0, kind: EventKind | str | None = None,
-                 severity: Severity | str | None = None, warm_quantile: float | None = None,
+                 severity: Severity | str | None = None, robust_warmup: bool = False,
                  score_after: int | None = None, forgive_spike: bool = False,
                  cap: float | None = None) -> None:
         self.field, self.start_h, self.end_h, self.direction = field, start_h, end_h, direction
-        self.warm_q, self.forgive_spike = warm_quantile, forgive_spike
-        # with a warm-up quantile, nights are scored from night ``score_after`` on
-        self.score_after = warmup_nights if score_after is None or warm_quantile is None \
+        self.robust_warmup, self.forgive_spike = robust_warmup, forgive_spike
+        # with a robust warm-up, nights are scored from night ``score_after`` on
+        self.score_after = warmup_nights if score_after is None or not robust_warmup \
             else min(score_after, warmup_nights)
         self.cap = cap
         self.k, self.h, self.clip, self.warmup, self.alpha = k, h, clip, warmup_nights, alpha
@@ -188,7 +182,7 @@ class NightlyCusum(Detector):
         self.hi = 0.0
         self.lo = 0.0
         self.alarmed = False
-        self.warm: list[float] = []   # the warm-up nights' values (warm_quantile)
+        self.warm: list[float] = []   # the warm-up nights' values (robust_warmup)
         # the CUSUM before a night that jumped to the clip: [hi, lo] (forgive_spike)
         self.spike: list[float] | None = None
 
@@ -211,7 +205,7 @@ class NightlyCusum(Detector):
         lo = max(0.0, lo0 - z - self.k) if self.direction in ("down", "both") else 0.0
         if self.cap is not None:
             hi, lo = min(hi, self.cap), min(lo, self.cap)
-        warming = self.warm_q is not None and self.nights < self.warmup
+        warming = self.robust_warmup and self.nights < self.warmup
         return hi, lo, warming or max(hi, lo) < self.h / 2
 
     def _z(self, value: float) -> float:
@@ -257,7 +251,7 @@ class NightlyCusum(Detector):
             self.spike = [self.hi, self.lo] if abs(z) >= self.clip and self.spike is None \
                 else None
         self.hi, self.lo, use = r
-        if use and self.warm_q is not None and self.nights < self.warmup:
+        if use and self.robust_warmup and self.nights < self.warmup:
             self._learn_warm(value)
         elif use:  # anomalous nights stay out of the baseline
             if self.nights == 0:
@@ -270,19 +264,17 @@ class NightlyCusum(Detector):
             self.nights += 1
 
     def _learn_warm(self, value: float) -> None:
-        """Warm-up nights: the baseline is the ``warm_quantile`` (the median)
-        of the nights so far and the spread the floors alone; at the end of
+        """Warm-up nights: the baseline is the median of the nights so far and the spread the floors alone; at the end of
         the warm-up the spread is their MAD (× 1.4826). A leak already growing
         in the first week, or a burst night, neither lifts the baseline nor
         widens the spread the CUSUM is measured in (with mean and variance
         they would: the leak would become the normal)."""
         self.warm.append(value)
         self.nights += 1
-        s = sorted(self.warm)
-        self.mu = _quantile(s, self.warm_q or 0.5)
+        self.mu = statistics.median(self.warm)
         self.var = 0.0
         if self.nights >= self.warmup:
-            self.var = (1.4826 * _quantile(sorted(abs(v - self.mu) for v in s), 0.5)) ** 2
+            self.var = (1.4826 * statistics.median(abs(v - self.mu) for v in self.warm)) ** 2
             self.warm = []
 
     def evidence(self, x: Sample | None = None) -> dict[str, Any]:
