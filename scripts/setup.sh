@@ -32,6 +32,11 @@ have influxd   || need_pkgs+=(influxdb influxdb-client)
 # fonts that can show Japanese. `make demo` does not need them.
 if [ "${1:-}" = "--test" ]; then
   [ -x /usr/bin/chromium ] || need_pkgs+=(chromium)
+  # Playwright's own Node.js driver needs libatomic, which a bare Debian lacks
+  case "$(/sbin/ldconfig -p 2>/dev/null || ldconfig -p 2>/dev/null)" in
+    *libatomic.so.1*) ;;
+    *) need_pkgs+=(libatomic1) ;;
+  esac
   [ -d /usr/share/fonts/opentype/noto ] && ls /usr/share/fonts/opentype/noto/NotoSansCJK* >/dev/null 2>&1 \
     || need_pkgs+=(fonts-noto-cjk)
 fi
