@@ -181,7 +181,7 @@ BUILDERS: dict[str, Callable[[str, dict[str, Any], int], list[tuple[str, Factory
         "flow_m3h", *[_hours(t) for t in (p.get("night") or ("02:00", "04:00"))[:2]],
         direction="up", warmup_nights=int(p.get("baseline_nights", 4)), kind=EventKind.LEAK,
         robust_warmup=True, score_after=3, forgive_spike=True,
-        cap=10.0, rel_sd_floor=0.03, rewarm_drop=0.1)),
+        cap=10.0, rel_sd_floor=0.03, rewarm_drop=0.1, rise_clip=6.0)),
     "leak_acoustic": lambda f, p, i: _one("leak_acoustic", lambda: BaselineDetector(
         "acoustic_db", z_alarm=float(p.get("z", 3.0)), buckets=1, alpha=0.005,
         min_dev=0.5, min_duration=max(1, int(float(p.get("hours", 9.0)) * 3600 / i)),

@@ -93,3 +93,18 @@ def test_a_quiet_district_whose_night_flow_dips_is_no_leak():
     nights = [NORMAL[i % len(NORMAL)] for i in range(30)]
     nights[14] = nights[15] = 1.75
     assert _opened_and_cleared(nights) == []
+
+
+def test_a_leak_that_begins_in_the_evening_is_found_on_its_second_night():
+    # seed 5201314 watermain-0015: a leak two nights before the end of the
+    # data, young on its first night (+8 %, z 2.8) and +37 % on the second
+    nights = [NORMAL[i % len(NORMAL)] for i in range(25)] + [2.17, 2.75]
+    assert _opened_nights(nights) == [26]
+
+
+def test_one_high_night_then_a_burst_night_days_later_is_no_leak():
+    # the rise needs the nights in a row: a high night, normal ones, a burst
+    nights = [NORMAL[i % len(NORMAL)] for i in range(30)]
+    nights[15] = 2.17
+    nights[18] = 25.0
+    assert _opened_nights(nights) == []
