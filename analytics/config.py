@@ -185,7 +185,7 @@ BUILDERS: dict[str, Callable[[str, dict[str, Any], int], list[tuple[str, Factory
     "leak_acoustic": lambda f, p, i: _one("leak_acoustic", lambda: BaselineDetector(
         "acoustic_db", z_alarm=float(p.get("z", 3.0)), buckets=1, alpha=0.005,
         min_dev=0.5, min_duration=max(1, int(float(p.get("hours", 9.0)) * 3600 / i)),
-        kind=EventKind.LEAK)),
+        kind=EventKind.LEAK, up_only=True)),
     "drift": lambda f, p, i: _drift(f, p, i),
 }
 
