@@ -108,3 +108,27 @@ def test_one_high_night_then_a_burst_night_days_later_is_no_leak():
     nights[15] = 2.17
     nights[18] = 25.0
     assert _opened_nights(nights) == []
+
+
+def _acoustic_changes(levels_db: list[tuple[int, float]]) -> list[str]:
+    """(hours, dB) segments of a logger's readings every 5 minutes, ±1 dB."""
+    prof = load_profiles()["water_main_v1"]
+    det = Thresholded(detector_specs("water_main", prof.detectors, 300)["leak_acoustic"]())
+    out, i = [], 0
+    for hours, db in levels_db:
+        for _ in range(hours * 12):
+            c = det.step(Sample(T0 + i * 300 * NS, {"acoustic_db": db + (i % 3 - 1) * 1.0}))
+            if c is not None:
+                out.append(c)
+            i += 1
+    return out
+
+
+def test_a_quieter_pipe_after_a_repaired_leak_is_no_leak():
+    # seed 1414213 watermain-0045: a leak's noise (42 dB) from the first days
+    # became the baseline; after the repair the pipe sounds 33.6 dB again
+    assert _acoustic_changes([(240, 42.4), (72, 33.6)]) == []
+
+
+def test_a_louder_pipe_is_still_a_leak():
+    assert _acoustic_changes([(240, 33.6), (24, 42.4)]) == ["opened"]
