@@ -15,7 +15,11 @@ them the early-season Mie calendar below (transplant 1 May) is assumed.
   at the round but ``fill_hours`` after it the level is still
   ``round_margin_cm`` below the minimum and has not risen ``round_rise_cm``
   since the round (the inlet's 10–25 mm/h would have filled it: the water
-  leaves as fast as it comes — a levee breach).
+  leaves as fast as it comes — a levee breach); or, at once when the round
+  ends, when water came but the hour-smoothed level, still
+  ``stall_below_cm`` below the minimum, has made no new high for
+  ``stall_minutes`` and the latest reading is not ``round_margin_cm`` above
+  it (the open inlet's water stopped raising the field).
 * ``side="high"`` — at or above target + ``high_margin_cm`` for
   ``high_hours`` without falling (an inlet left open keeps the water pinned
   at the outlet weir; rain water drains away).
@@ -155,6 +159,7 @@ class WaterBandDetector(Detector):
                  high_fall_cm: float = 0.4, smooth_s: float = 3600, flat_cm_h: float = 0.03,
                  flat_hours: float = 4.0, round_rise_cm: float = 0.5, round_margin_cm: float = 0.5,
                  round_below_cm: float = 0.2, fill_hours: float = 2.0,
+                 stall_minutes: float = 45.0, stall_below_cm: float = 1.0,
                  rounds: tuple[tuple[float, float], ...] | None = ROUNDS,
                  rain_before_hours: float = 2.0, dry_high_hours: float = 1.0,
                  target_band_cm: float = 0.5) -> None:
@@ -164,12 +169,15 @@ class WaterBandDetector(Detector):
         self.dry_rule = (int(rain_before_hours * H_NS), int(dry_high_hours * H_NS),
                          target_band_cm)
         self.rounds = tuple(tuple(r) for r in rounds or ())
-        # (rise that is "water came", margin of the alarm, below that is "low", fill time)
-        rule = (round_rise_cm, round_margin_cm, round_below_cm, int(fill_hours * H_NS))
+        # (rise that is "water came", margin of the alarm, below that is "low", fill
+        # time, time without a new high that is "stalled", how far below the minimum)
+        rule = (round_rise_cm, round_margin_cm, round_below_cm, int(fill_hours * H_NS),
+                int(stall_minutes * 60 * NS), stall_below_cm)
         self.round_rule = _RULES.setdefault(rule, rule)   # one shared tuple, not one a field
         # a round left the field low though water came: [round end, level then]
         self.watch: list[float] | None = None
-        self.rnd: list[float] | None = None   # the round in progress: [id, start level, max]
+        # the round in progress: [id, start level, highest level, when it was highest]
+        self.rnd: list[float] | None = None
         self._stage = StageOfDay()
         # a round passed the low field without water: 0.5 = it was below the minimum
         # (watched), True = it is now round_margin_cm below it (alarm)
@@ -223,11 +231,13 @@ class WaterBandDetector(Detector):
         if st.irrigated and sm < st.min_cm - self.low_margin:
             low_since = self.low_since or x.ts_ns
         if self.rounds:
-            rise, margin, below, fill_ns = self.round_rule
+            rise, margin, below, fill_ns, stall_ns, far = self.round_rule
             rid = self._round_id(x.ts_ns)
             if rid >= 0:
-                rnd = [rid, sm, sm] if rnd is None or rnd[0] != rid else [rid, rnd[1],
-                                                                          max(rnd[2], sm)]
+                if rnd is None or rnd[0] != rid:
+                    rnd = [rid, sm, sm, x.ts_ns]
+                elif sm > rnd[2]:
+                    rnd = [rid, rnd[1], sm, x.ts_ns]
                 watch = None
             elif rnd is not None:   # a round just ended: did the low field get water?
                 if st.irrigated and sm < st.min_cm - below:
@@ -235,6 +245,20 @@ class WaterBandDetector(Detector):
                         missed = missed or 0.5   # passed low, no water came: watch it
                     else:
                         watch = [x.ts_ns, sm]    # water came: does it reach the minimum?
+                        # ... but it stopped rising, far below the minimum: the
+                        # inlet stays open until the target, and a field gaining
+                        # its 10–25 mm/h sets a new hour-smoothed high every
+                        # reading (its latest reading leads that level by ≥ 0.6 cm);
+                        # no new high for 45 minutes and the reading not above
+                        # it: the water leaves as fast as it comes (a breach
+                        # that outruns the inlet — the shortage the simulator
+                        # labels). Seed 6180339 paddy-0013: the evening inlet
+                        # lifted a breached field from −2.7 to −2.05 cm by
+                        # 19:00, then it stood; the breach closed at 20:12 and
+                        # the field filled before the 2-hour test below.
+                        since_high = x.ts_ns - (rnd[3] if len(rnd) > 3 else x.ts_ns)
+                        if sm < st.min_cm - far and since_high > stall_ns and v - sm < margin:
+                            missed = True
                 rnd = None
             if not (st.irrigated and sm < st.min_cm):
                 missed, watch = False, None
