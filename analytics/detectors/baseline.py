@@ -173,7 +173,8 @@ class NightlyCusum(Detector):
     name = "nightly_cusum"
     kind = EventKind.LEAK
     STATE = ("night", "acc_sum", "acc_n", "mu", "var", "nights", "hi", "lo", "alarmed",
-             "warm", "spike", "low_run", "zprev")
+             "warm", "spike", "trend")
+
 
     def __init__(self, field: str, start_h: float = 2.0, end_h: float = 4.0,
                  direction: str = "up", k: float = 0.5, h: float = 5.0, clip: float = 3.0,
@@ -183,13 +184,14 @@ class NightlyCusum(Detector):
                  score_after: int | None = None, forgive_spike: bool = False,
                  cap: float | None = None, rewarm_drop: float | None = None,
                  rise_clip: float | None = None) -> None:
-        self.rewarm_drop, self.rise_clip = rewarm_drop, rise_clip
         self.field, self.start_h, self.end_h, self.direction = field, start_h, end_h, direction
         self.robust_warmup, self.forgive_spike = robust_warmup, forgive_spike
         # with a robust warm-up, nights are scored from night ``score_after`` on
         self.score_after = warmup_nights if score_after is None or not robust_warmup \
             else min(score_after, warmup_nights)
-        self.cap = cap
+        # (cap, rewarm_drop, rise_clip) as one attribute: CPython 3.11 shares
+        # instance-dict keys up to 30 attributes (+0.5 kB a detector beyond)
+        self.rules = (cap, rewarm_drop, rise_clip)
         self.k, self.h, self.clip, self.warmup, self.alpha = k, h, clip, warmup_nights, alpha
         self.rel_sd_floor, self.abs_sd_floor = rel_sd_floor, abs_sd_floor
         if kind is not None:
@@ -208,9 +210,9 @@ class NightlyCusum(Detector):
         self.warm: list[float] = []   # the warm-up nights' values (robust_warmup)
         # the CUSUM before a night that jumped to the clip: [hi, lo] (forgive_spike)
         self.spike: list[float] | None = None
-        # the nights in a row ``rewarm_drop`` below the baseline (rewarm_drop)
-        self.low_run: list[float] = []
-        self.zprev = 0.0   # the last scored night's z (rise_clip)
+        # [the last scored night's z (rise_clip), the nights in a row
+        # rewarm_drop below the baseline ...]
+        self.trend: list[float] = [0.0]
 
     def _in_window(self, ts_ns: int) -> bool:
         h = local_hour(ts_ns)
@@ -242,16 +244,17 @@ class NightlyCusum(Detector):
         if self.nights < self.score_after:
             return self.hi, self.lo, True
         z = self._z(value)
-        if self.rise_clip is not None and z >= self.clip and self.zprev >= RISE_FROM_Z \
+        cap, _, rise_clip = self.rules
+        if rise_clip is not None and z >= self.clip and self.trend[0] >= RISE_FROM_Z \
                 and value < RISE_MAX * self.mu:
-            z = self._z(value, self.rise_clip)   # the second night of a rise
+            z = self._z(value, rise_clip)   # the second night of a rise
         hi0, lo0 = self.hi, self.lo
         if self.forgive_spike and self.spike is not None and abs(z) < self.clip - 1:
             hi0, lo0 = self.spike   # last night jumped and this one is normal again
         hi = max(0.0, hi0 + z - self.k) if self.direction in ("up", "both") else 0.0
         lo = max(0.0, lo0 - z - self.k) if self.direction in ("down", "both") else 0.0
-        if self.cap is not None:
-            hi, lo = min(hi, self.cap), min(lo, self.cap)
+        if cap is not None:
+            hi, lo = min(hi, cap), min(lo, cap)
         warming = self.robust_warmup and self.nights < self.warmup
         return hi, lo, warming or max(hi, lo) < self.h / 2
 
@@ -291,10 +294,11 @@ class NightlyCusum(Detector):
         self.acc_sum, self.acc_n = 0.0, 0
         if r is None:
             return
-        if self.rewarm_drop is not None and self._rewarm(value):
+        if self.rules[1] is not None and self._rewarm(value):
             return
-        if self.rise_clip is not None:
-            self.zprev = self._z(value) if self.nights >= self.score_after else 0.0
+        if self.rules[2] is not None:
+            self.trend = [self._z(value) if self.nights >= self.score_after else 0.0,
+                          *self.trend[1:]]
         if self.forgive_spike and self.nights >= self.score_after:
             # a night at the clip is remembered until the next: back to normal
             # then, and it was one night's event (a burst, a fire hydrant), not
@@ -334,14 +338,15 @@ class NightlyCusum(Detector):
         dropped (its leak is repaired). Legitimate night use varies a few per
         cent from night to night; a tenth below two nights running does not
         happen while the baseline is right."""
-        if self.nights < self.score_after or value >= self.mu * (1 - self.rewarm_drop):
-            self.low_run = []
+        drop = self.rules[1] or 0.0
+        if self.nights < self.score_after or value >= self.mu * (1 - drop):
+            self.trend = self.trend[:1]
             return False
-        self.low_run.append(value)
-        if len(self.low_run) < 2:
+        self.trend = [*self.trend, value]
+        if len(self.trend) < 3:
             return False
-        lows, self.warm, self.low_run = self.low_run, [], []
-        self.nights, self.hi, self.lo, self.spike, self.zprev = 0, 0.0, 0.0, None, 0.0
+        lows, self.warm, self.trend = self.trend[1:], [], [0.0]
+        self.nights, self.hi, self.lo, self.spike = 0, 0.0, 0.0, None
         for v in lows:
             self._learn_warm(v)
         return True
