@@ -175,7 +175,6 @@ class NightlyCusum(Detector):
     STATE = ("night", "acc_sum", "acc_n", "mu", "var", "nights", "hi", "lo", "alarmed",
              "warm", "spike", "trend")
 
-
     def __init__(self, field: str, start_h: float = 2.0, end_h: float = 4.0,
                  direction: str = "up", k: float = 0.5, h: float = 5.0, clip: float = 3.0,
                  warmup_nights: int = 4, alpha: float = 0.1, rel_sd_floor: float = 0.02,
