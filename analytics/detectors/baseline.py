@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Sequence
 from typing import Any
 
 from mimamori.contracts import EventKind, Severity
@@ -46,6 +47,9 @@ JST_S = 9 * 3600
 # RISE_MAX × the baseline (see NightlyCusum._close).
 RISE_FROM_Z = 2.0
 RISE_MAX = 2.0
+# shared by every NightlyCusum with the same settings / no trend yet (memory a device)
+_RULES: dict[tuple, tuple] = {}
+_NO_TREND = (0.0,)
 
 
 def local_hour(ts_ns: int, utc_offset_s: int = JST_S) -> float:
@@ -190,7 +194,8 @@ class NightlyCusum(Detector):
             else min(score_after, warmup_nights)
         # (cap, rewarm_drop, rise_clip) as one attribute: CPython 3.11 shares
         # instance-dict keys up to 30 attributes (+0.5 kB a detector beyond)
-        self.rules = (cap, rewarm_drop, rise_clip)
+        rules = (cap, rewarm_drop, rise_clip)
+        self.rules = _RULES.setdefault(rules, rules)
         self.k, self.h, self.clip, self.warmup, self.alpha = k, h, clip, warmup_nights, alpha
         self.rel_sd_floor, self.abs_sd_floor = rel_sd_floor, abs_sd_floor
         if kind is not None:
@@ -211,7 +216,7 @@ class NightlyCusum(Detector):
         self.spike: list[float] | None = None
         # [the last scored night's z (rise_clip), the nights in a row
         # rewarm_drop below the baseline ...]
-        self.trend: list[float] = [0.0]
+        self.trend: Sequence[float] = _NO_TREND
 
     def _in_window(self, ts_ns: int) -> bool:
         h = local_hour(ts_ns)
@@ -296,8 +301,8 @@ class NightlyCusum(Detector):
         if self.rules[1] is not None and self._rewarm(value):
             return
         if self.rules[2] is not None:
-            self.trend = [self._z(value) if self.nights >= self.score_after else 0.0,
-                          *self.trend[1:]]
+            z = self._z(value) if self.nights >= self.score_after else 0.0
+            self._set_trend(z if z >= RISE_FROM_Z else 0.0, self.trend[1:])
         if self.forgive_spike and self.nights >= self.score_after:
             # a night at the clip is remembered until the next: back to normal
             # then, and it was one night's event (a burst, a fire hydrant), not
@@ -339,16 +344,21 @@ class NightlyCusum(Detector):
         happen while the baseline is right."""
         drop = self.rules[1] or 0.0
         if self.nights < self.score_after or value >= self.mu * (1 - drop):
-            self.trend = self.trend[:1]
+            self._set_trend(self.trend[0], ())
             return False
-        self.trend = [*self.trend, value]
+        self._set_trend(self.trend[0], (*self.trend[1:], value))
         if len(self.trend) < 3:
             return False
-        lows, self.warm, self.trend = self.trend[1:], [], [0.0]
+        lows, self.warm, self.trend = self.trend[1:], [], _NO_TREND
         self.nights, self.hi, self.lo, self.spike = 0, 0.0, 0.0, None
         for v in lows:
             self._learn_warm(v)
         return True
+
+    def _set_trend(self, z: float, lows: Sequence[float]) -> None:
+        """``trend`` = [the last night's z if it was RISE_FROM_Z up, else 0, the
+        low nights ...]; the shared ``_NO_TREND`` when there is nothing."""
+        self.trend = [z, *lows] if z or lows else _NO_TREND
 
     def _learn_warm(self, value: float) -> None:
         """Warm-up nights: the baseline is the median of the nights so far and the spread the floors alone; at the end of
