@@ -54,7 +54,8 @@ H = 3600
 DRIFT_LABEL_CM = 1.0
 # A water shortage is labelled only when a reading can tell it from the routine:
 # the level must fall at least the probe's accuracy (0.5 cm) below the stage
-# minimum (closer, it reads as "at the minimum"), and the shortage must outlast
+# minimum (closer, it reads as "at the minimum"; so the label starts at a round
+# that finds the field that far below it), and the shortage must outlast
 # LOW_LABEL_MIN_S — rain that refills the field within that time after the
 # round raises the level just as the opened inlet of a normal round would
 # (10–25 mm/h), and the field has its water back before anyone could act.
@@ -296,7 +297,12 @@ class PaddyModel(DeviceModel):
         # minimum and cannot let water in: until then a dip below the minimum is
         # the normal irrigation routine (every field dips until the next check).
         if self._low_since is None:
-            if failed_check and level_cm < st.low_cm:
+            # ... and finds it below by more than the probe's accuracy: a round
+            # that finds the field within LOW_LABEL_BELOW_CM of the minimum
+            # (closer, it reads as "at the minimum") reads like every field the
+            # farmer left because it was at the minimum; the shortage is
+            # labelled from the next round that finds it clearly low, if it lasts
+            if failed_check and level_cm <= st.low_cm - LOW_LABEL_BELOW_CM:
                 self._low_since, self._low_min_cm, self._low_ref_cm = ts_ns, level_cm, st.low_cm
             else:
                 self._low_breach_end = None

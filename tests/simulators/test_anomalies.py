@@ -269,6 +269,19 @@ def test_a_water_shortage_too_short_or_too_shallow_to_show_is_not_labelled():
     assert shortage([0.8, 0.7, 0.8], 600) == []       # never 0.5 cm below the minimum
     (lb,) = shortage([0.0, -0.5, -1.0], 600)          # 10 h, 2 cm below: a shortage
     assert (lb.end_ns - lb.start_ns) / NS == 600 * 60
+    # the round finds the field 0.3 cm below the minimum — within the probe's
+    # accuracy, as every field the farmer left at its minimum reads: not from
+    # that round; from the next round that finds it clearly low, if it lasts
+    assert shortage([0.7, 0.0, -1.0], 600) == []
+    n0 = len(m.labels)
+    m.level_mm = 7.0
+    m._labels_for_state(t0, st, None, failed_check=True)
+    m.level_mm = -5.0
+    m._labels_for_state(t0 + 6 * H, st, None, failed_check=True)   # the evening round
+    m.level_mm = 15.0
+    m._labels_for_state(t0 + 16 * H, st, None)
+    (lb,) = [lb for lb in m.labels[n0:] if lb.kind is EventKind.WATER_LOW]
+    assert (lb.start_ns, lb.end_ns) == (t0 + 6 * H, t0 + 16 * H)
 
 
 def test_a_breach_that_moves_no_reading_is_not_labelled_sudden_drop():
