@@ -30,7 +30,6 @@ from typing import Any
 from mimamori.contracts import EventKind, Severity
 
 from .base import Detector, Sample
-from .baseline import local_hour
 
 NS = 1_000_000_000
 
@@ -53,11 +52,11 @@ class BurstDetector(Detector):
     kind = EventKind.BURST
     severity = Severity.CRITICAL
     STATE = ("mean_flow", "n", "prev_flow", "prev_p", "p_repeats", "fit", "resid_ew",
-             "slot_flow", "slot_n", "in_burst", "burst_base", "burst_since", "prev_ac")
+             "jump", "in_burst", "burst_base", "burst_since", "prev_ac")
 
     def __init__(self, flow_step: float = 0.2, pressure_drop: float = 0.015,
-                 resid_flow: float = 0.25, slots: int = 48, alpha: float = 0.1,
-                 fit_alpha: float = 0.003, min_slot_n: int = 4, max_hours: float = 24.0,
+                 jump_mpa: float = 0.1, return_mpa: float = 0.05,
+                 fit_alpha: float = 0.003, max_hours: float = 24.0,
                  warmup: int = 288, warm_flow_step: float = 0.4,
                  warm_drop_mpa: float = 0.03, max_learn_mpa: float = 0.74,
                  frozen_ac_rise_db: float = 6.0, frozen_ac_any_db: float = 2.0,
@@ -67,10 +66,9 @@ class BurstDetector(Detector):
         self.frozen_ac_rise, self.frozen_ac_any = frozen_ac_rise_db, frozen_ac_any_db
         self.prev_ac: float | None = None   # the acoustic logger's previous level
         self.max_learn_mpa = max_learn_mpa
-        self.flow_step, self.pressure_drop, self.resid_flow = flow_step, pressure_drop, \
-            resid_flow
-        self.slots, self.alpha, self.fit_alpha, self.min_slot_n = slots, alpha, fit_alpha, \
-            min_slot_n
+        self.flow_step, self.pressure_drop = flow_step, pressure_drop
+        self.jump_mpa, self.return_mpa = jump_mpa, return_mpa
+        self.fit_alpha = fit_alpha
         self.max_ns, self.warmup = int(max_hours * 3600 * NS), warmup
         self.mean_flow = 0.0
         self.n = 0
@@ -79,28 +77,51 @@ class BurstDetector(Detector):
         self.resid_ew = 0.0  # recent residual level: follows valve changes, sensor drift
         self.prev_p: float | None = None
         self.p_repeats = 0   # a frozen pressure sensor says nothing about bursts
-        self.slot_flow = [0.0] * slots
-        self.slot_n = [0] * slots
+        # the previous reading's residual when it jumped without a flow step
+        # (a valve, a surge): the level it may have moved to (:meth:`_level`)
+        self.jump: float | None = None
         self.in_burst = False
         self.burst_base = 0.0
         self.burst_since = 0
-
-    def _slot(self, ts_ns: int) -> int:
-        return int(local_hour(ts_ns) * self.slots / 24) % self.slots
 
     @staticmethod
     def _z(q: float) -> float:
         return max(q, 0.0) ** 1.852
 
-    def residual(self, q: float, p: float) -> float | None:
+    def residual(self, q: float, p: float, level: float | None = None) -> float | None:
         """Measured minus expected pressure at this flow, relative to the
-        recent residual level (MPa)."""
+        residual level (MPa; by default the level in effect, :meth:`_level`)."""
         if self.n < self.warmup:
             return None
         mz, mp, mzz, mzp = self.fit
         var = mzz - mz * mz
         c = (mzp - mz * mp) / var if var > 1e-12 * max(mzz, 1.0) else 0.0
-        return p - (mp + c * (self._z(q) - mz)) - self.resid_ew
+        return p - (mp + c * (self._z(q) - mz)) - (self._level(p) if level is None else level)
+
+    def _level(self, p: float) -> float:
+        """The residual level a reading is judged against. After a reading
+        whose pressure left the level by ``jump_mpa`` or more without a flow
+        step (:meth:`_jumped`), this one tells what that was: still within
+        ``return_mpa`` of it, the level moved — a valve operated (a failed
+        pressure-reducing valve, +0.32–0.4 MPa, or one restored), and the
+        new level holds from that reading on; anything else, it was a surge
+        (a pressure transient, one reading) and the level is the one before.
+        Learned at 10 % a reading, a restored valve used to leave the level
+        0.1–0.3 MPa above the pressure for hours, and a surge +0.02–0.04: the
+        next demand ramp's flow step then came with a "pressure drop" —
+        the largest group of false bursts on the tuning seeds."""
+        if self.jump is not None and self.prev_p is not None \
+                and abs(p - self.prev_p) <= self.return_mpa:
+            return self.resid_ew + self.jump
+        return self.resid_ew
+
+    def _jumped(self, q: float, r: float | None) -> bool:
+        """The pressure left the level by ``jump_mpa`` or more (``r``, MPa)
+        while the flow did not step: a valve or a surge, not a burst — a
+        burst's pressure drop comes with its flow (``flow_step``), and
+        beyond what that flow explains it is the local loss at the break."""
+        return r is not None and abs(r) >= self.jump_mpa and self.prev_flow is not None \
+            and abs(q - self.prev_flow) < self.flow_step * max(self.mean_flow, 1e-6)
 
     def _onset(self, q: float, p: float, ts_ns: int, ac: float | None = None) -> bool:
         if p == self.prev_p and self.p_repeats >= 2:
@@ -112,11 +133,7 @@ class BurstDetector(Detector):
         r = self.residual(q, p)
         if r is None or r > -self.pressure_drop or self.prev_flow is None:
             return False
-        m = max(self.mean_flow, 1e-6)
-        if q - self.prev_flow >= self.flow_step * m:
-            return True
-        s = self._slot(ts_ns)
-        return self.slot_n[s] >= self.min_slot_n and q - self.slot_flow[s] >= self.resid_flow * m
+        return q - self.prev_flow >= self.flow_step * max(self.mean_flow, 1e-6)
 
     def _warm_onset(self, q: float, p: float, ac: float | None = None) -> bool:
         """Without the curve: pressure down by ``warm_drop_mpa`` within one
@@ -183,28 +200,30 @@ class BurstDetector(Detector):
         elif not ongoing:
             self.in_burst = False
         frozen = p == self.prev_p and self.p_repeats >= 1
+        jumped = False
         if not ongoing and not frozen:  # burst and frozen readings stay out of the baseline
             a = max(1.0 / 2016, 1.0 / (self.n + 1))   # about a week of 5-min readings
             self.mean_flow += a * (q - self.mean_flow)
-            r = self.residual(q, p)
-            if r is not None:
+            level = self.resid_ew = self._level(p)
+            r = self.residual(q, p, level)
+            jumped = self._jumped(q, r)
+            if r is not None and not jumped:
                 self.resid_ew += 0.1 * r
             z = self._z(q)
             f = self.fit
-            raw = None if r is None else r + self.resid_ew
+            raw = None if r is None else r + level
             # a failed pressure-reducing valve (pressure well above the curve, or
             # above the 0.74 MPa standard even before the curve is known) does
             # not bend the curve; readings below it are learned, so a curve bent
             # early (a valve failure on the first day) straightens out again
-            if p <= self.max_learn_mpa and (raw is None or raw < 0.05):
+            if p <= self.max_learn_mpa and (raw is None or raw < 0.05) and not jumped:
                 b = max(self.fit_alpha, 1.0 / (self.n + 1))
                 for i, v in enumerate((z, p, z * z, z * p)):
                     f[i] += b * (v - f[i])
-            s = self._slot(x.ts_ns)
-            c = max(self.alpha, 1.0 / (self.slot_n[s] + 1))
-            self.slot_flow[s] += c * (q - self.slot_flow[s])
-            self.slot_n[s] += 1
             self.n += 1
+            self.jump = r if jumped else None
+        else:
+            self.jump = None
         self.p_repeats = self.p_repeats + 1 if p == self.prev_p else 0
         self.prev_flow, self.prev_p = q, p
         if ac is not None:
