@@ -126,15 +126,17 @@ class BurstDetector(Detector):
         return self.valve
 
     def _jumped(self, q: float, r: float | None) -> bool:
-        """The pressure left the level by ``jump_mpa`` or more (``r``, MPa)
-        and not downwards with a flow step up: a valve or a surge, not a
-        burst. A burst's pressure falls as its flow rises (``flow_step``);
-        a valve moves the leakage with the pressure (∝ p^1.5: a failed
-        pressure-reducing valve, +0.38 MPa at night, raised the night flow
-        by 60 % at seed 90210 watermain-0025), a surge leaves the flow be."""
+        """The pressure jumped by ``jump_mpa`` or more (``r``, MPa) and the
+        flow did not step the other way: a valve or a surge, not a burst. A
+        burst's pressure falls as its flow rises by ``flow_step`` × the mean
+        or more, and rises as that flow stops; a valve moves the leakage with
+        the pressure (∝ p^1.5: a pressure-reducing valve that failed, +0.38
+        MPa at night, raised the night flow by 60 % at seed 90210
+        watermain-0025), a surge leaves the flow be."""
         if r is None or abs(r) < self.jump_mpa or self.prev_flow is None:
             return False
-        return r > 0 or q - self.prev_flow < self.flow_step * max(self.mean_flow, 1e-6)
+        dq = q - self.prev_flow
+        return abs(dq) < self.flow_step * max(self.mean_flow, 1e-6) or (dq > 0) == (r > 0)
 
     def _onset(self, q: float, p: float, ts_ns: int, ac: float | None = None) -> bool:
         if p == self.prev_p and self.p_repeats >= 2:
@@ -208,7 +210,7 @@ class BurstDetector(Detector):
         ac = x.num("acoustic_db")
         # the previous reading was learned: a step from it may be a valve's
         # (a pressure recovering from a burst, or from a stuck sensor, is none)
-        learned_prev = not self.in_burst and self.p_repeats == 0
+        learned_prev = not self.in_burst and self.p_repeats < 2
         if not ongoing and self._onset(q, p, x.ts_ns, ac):
             self.in_burst, self.burst_since = True, x.ts_ns
             self.burst_base = self.prev_flow if self.prev_flow is not None else q
