@@ -47,13 +47,13 @@ class BurstDetector(Detector):
     residual. A flow above the hour-of-day norm without a step is demand (a
     weekend morning, a hot day), not a burst: judged so, it opened only
     false bursts or re-opened real ones on the tuning seeds (90 of the
-    165 false ones opened that way). Pressure steps of a valve (:meth:`_offset`) and the residual's
-    slow level (a drifting sensor, ``resid_ew``) are taken off before the
-    residual is judged. The finding stays open while the pressure stays
-    below the curve (:meth:`_ongoing`). During the first ``warmup`` readings
-    (a day at 5 minutes) the curve is still unknown and daily ramps would
-    look like bursts, so only a much larger one-reading step counts
-    (:meth:`_warm_onset`)."""
+    165 false ones opened that way). Pressure steps of a valve
+    (:meth:`_offset`) and the residual's slow level (a drifting sensor,
+    ``resid_ew``) are taken off before the residual is judged. The finding
+    stays open while the pressure stays below the curve (:meth:`_ongoing`).
+    During the first ``warmup`` readings (a day at 5 minutes) the curve is
+    still unknown and daily ramps would look like bursts, so only a much
+    larger one-reading step counts (:meth:`_warm_onset`)."""
 
     name = "burst"
     kind = EventKind.BURST
