@@ -20,20 +20,25 @@ def _leak_detector() -> Thresholded:
     return Thresholded(detector_specs("water_main", prof.detectors, 300)["leak_night_flow"]())
 
 
-def _opened_nights(night_flow: list[float]) -> list[int]:
-    """Nights (index) on whose morning a leak finding opens; one reading every
-    5 minutes, the night's flow in the 02:00–04:00 window, day flow outside."""
+def _opened_and_cleared(night_flow: list[float]) -> list[tuple[int, str]]:
+    """(night, "opened"/"cleared") of the leak finding; one reading every 5
+    minutes, the night's flow in the 02:00–04:00 window, day flow outside."""
     det = _leak_detector()
     out = []
     for night, q in enumerate(night_flow):
         for i in range(288):
             h = i / 12
             flow = q if 2 <= h < 4 else 20.0
-            s = Sample(T0 + night * DAY + i * 300 * NS, {"flow_m3h": flow,
-                                                         "pressure_mpa": 0.4})
-            if det.step(s) == "opened":
-                out.append(night)
+            change = det.step(Sample(T0 + night * DAY + i * 300 * NS,
+                                     {"flow_m3h": flow, "pressure_mpa": 0.4}))
+            if change in ("opened", "cleared"):
+                out.append((night, change))
     return out
+
+
+def _opened_nights(night_flow: list[float]) -> list[int]:
+    """Nights (index) on whose morning a leak finding opens."""
+    return [n for n, c in _opened_and_cleared(night_flow) if c == "opened"]
 
 
 def test_a_leak_growing_from_the_second_night_is_found_although_the_week_had_a_burst():
@@ -56,20 +61,6 @@ def test_a_leak_after_the_warm_up_is_found_within_nights():
     nights = [NORMAL[i % len(NORMAL)] + min(2.0, 0.2 * max(0, i - 12)) for i in range(25)]
     opened = _opened_nights(nights)
     assert opened and 13 <= opened[0] <= 16
-
-
-def _opened_and_cleared(night_flow: list[float]) -> list[tuple[int, str]]:
-    det = _leak_detector()
-    out = []
-    for night, q in enumerate(night_flow):
-        for i in range(288):
-            h = i / 12
-            flow = q if 2 <= h < 4 else 20.0
-            change = det.step(Sample(T0 + night * DAY + i * 300 * NS,
-                                     {"flow_m3h": flow, "pressure_mpa": 0.4}))
-            if change in ("opened", "cleared"):
-                out.append((night, change))
-    return out
 
 
 def test_a_second_leak_after_a_repaired_one_that_grew_through_the_warm_up_is_found():
