@@ -40,23 +40,28 @@ def curve(q: float) -> float:
 def run(days: int, valve: tuple[int, int] | None = None, surge_after: int | None = None,
         burst: tuple[int, int] | None = None, dip_at: int | None = None,
         det=None, start: int = 0, stop_at: int | None = None,
-        burst_flow: float = 20.0) -> list[tuple[int, str]]:
+        burst_flow: float = 20.0, dip_mpa: float = 0.03, dip_flow: float = 0.0,
+        burst2: tuple[int, int] | None = None) -> list[tuple[int, str]]:
     """Replay ``days`` of readings; returns (reading index, event) of the
     burst findings. ``valve``: a failed pressure-reducing valve from … to
     (+0.35 MPa, and the leakage it drives, +1.5 m³/h); ``surge_after``: a
     pressure surge (+0.3 MPa) reported 10 s after that reading; ``burst``:
-    ``burst_flow`` and a local loss of 0.05 MPa from … to; ``dip_at``: one
-    reading 0.03 MPa below the curve."""
+    ``burst_flow`` and a local loss of 0.05 MPa from … to (``burst2``: a
+    second one); ``dip_at``: one reading ``dip_mpa`` below the curve (and
+    the flow ``dip_flow`` higher from it to the morning ramp)."""
     det = det if det is not None else burst_detector()
     events = []
     for i in range(start, days * DAY if stop_at is None else stop_at):
         q, extra = flow(i) + (0.3 if i % 2 else -0.3), 0.0
         if valve and valve[0] <= i < valve[1]:
             q, extra = q + 1.5, 0.35
-        if burst and burst[0] <= i < burst[1]:
-            q, extra = q + burst_flow, extra - 0.05
+        for b in (burst, burst2):
+            if b and b[0] <= i < b[1]:
+                q, extra = q + burst_flow, extra - 0.05
         if i == dip_at:
-            extra -= 0.03
+            extra -= dip_mpa
+        if dip_at is not None and dip_at <= i < dip_at // DAY * DAY + 60:
+            q += dip_flow
         p = curve(q) + extra
         ev = det.step(Sample(T0 + i * STEP, {"flow_m3h": round(q, 2), "pressure_mpa": round(p, 3)}))
         if ev in ("opened", "cleared"):
@@ -148,3 +153,29 @@ def test_a_checkpoint_from_before_the_valve_offset_loads():
     assert clone.det.valve == 0.0 and clone.det.jump is None
     burst_at = 3 * DAY + 150
     assert opened(run(4, burst=(burst_at, burst_at + 60), det=clone, start=3 * DAY)) == [burst_at]
+
+
+def test_a_surge_with_a_flow_step_in_the_first_day_is_no_valve():
+    # seed 9876543 watermain-0039: on the monitor's first morning a surge down
+    # (−0.18 MPa) came with the ramp's flow step, so its reading was not taken
+    # for a jump, and the step back was learned as a valve (+0.18 MPa); the
+    # curve was then learned net of it and later bursts fell inside its error
+    # (here at 03:20 with a night-time flow step of +2.4 m³/h, 0.3 × the mean)
+    det = burst_detector()
+    assert run(1, dip_at=40, dip_mpa=0.18, dip_flow=2.4, det=det) == []
+    assert det.det.valve == 0.0
+    burst_at = 4 * DAY + 150
+    assert opened(run(5, dip_at=40, dip_mpa=0.18, dip_flow=2.4,
+                      burst=(burst_at, burst_at + 60))) == [burst_at]
+
+
+def test_a_valve_restored_during_a_burst_is_taken_back():
+    # seed 31415926 watermain-0034: a failed valve restored 10 readings into a
+    # burst; the burst's readings are not learned, the +0.35 MPa offset stayed,
+    # the pressure read far "below the curve", the burst ran on for 24 h and
+    # the next burst was missed
+    valve = (2 * DAY + 144, 3 * DAY + 10)
+    first, second = (3 * DAY, 3 * DAY + 60), (4 * DAY + 150, 4 * DAY + 210)
+    events = run(5, valve=valve, burst=first, burst2=second)
+    assert events == [(first[0], "opened"), (first[1], "cleared"),
+                      (second[0], "opened"), (second[1], "cleared")]
