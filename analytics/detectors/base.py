@@ -92,6 +92,16 @@ class Detector:
         return tuple(getattr(self, "STATE", ()))
 
 
+_SHARED: dict[tuple, tuple] = {}
+
+
+def shared(settings: tuple) -> tuple:
+    """One tuple object for equal settings: a detector that keeps a few
+    settings as one attribute (CPython 3.11 shares instance-dict keys only up
+    to 30 attributes) then costs a reference a device, not a tuple."""
+    return _SHARED.setdefault(settings, settings)
+
+
 def _plain(v: Any) -> Any:
     if hasattr(v, "tolist"):
         return v.tolist()

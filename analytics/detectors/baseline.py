@@ -38,7 +38,7 @@ from typing import Any
 
 from mimamori.contracts import EventKind, Severity
 
-from .base import Detector, Sample
+from .base import Detector, Sample, shared
 
 NS = 1_000_000_000
 JST_S = 9 * 3600
@@ -47,8 +47,7 @@ JST_S = 9 * 3600
 # RISE_MAX × the baseline (see NightlyCusum._close).
 RISE_FROM_Z = 2.0
 RISE_MAX = 2.0
-# shared by every NightlyCusum with the same settings / no trend yet (memory a device)
-_RULES: dict[tuple, tuple] = {}
+# shared by every NightlyCusum with no trend yet (memory a device)
 _NO_TREND = (0.0,)
 
 
@@ -195,7 +194,7 @@ class NightlyCusum(Detector):
         # (cap, rewarm_drop, rise_clip) as one attribute: CPython 3.11 shares
         # instance-dict keys up to 30 attributes (+0.5 kB a detector beyond)
         rules = (cap, rewarm_drop, rise_clip)
-        self.rules = _RULES.setdefault(rules, rules)
+        self.rules = shared(rules)
         self.k, self.h, self.clip, self.warmup, self.alpha = k, h, clip, warmup_nights, alpha
         self.rel_sd_floor, self.abs_sd_floor = rel_sd_floor, abs_sd_floor
         if kind is not None:

@@ -38,7 +38,7 @@ from typing import Any
 
 from mimamori.contracts import EventKind, Severity
 
-from .base import Detector, Sample
+from .base import Detector, Sample, shared
 from .baseline import JST_S, local_day
 from .generic import RateDetector
 
@@ -51,10 +51,6 @@ ROUNDS = ((5.5, 8.5), (16.5, 19.5))
 # farming area has a live rain gauge: hours since the gauge last counted rain
 # (analytics.area_drift.AreaDrift.annotate).
 AREA_DRY = "area_dry_h"
-
-
-# identical settings tuples are shared by every detector that has them
-_RULES: dict[tuple, tuple] = {}
 
 
 @dataclass(frozen=True)
@@ -173,7 +169,7 @@ class WaterBandDetector(Detector):
         # time, time without a new high that is "stalled", how far below the minimum)
         rule = (round_rise_cm, round_margin_cm, round_below_cm, int(fill_hours * H_NS),
                 int(stall_minutes * 60 * NS), stall_below_cm)
-        self.round_rule = _RULES.setdefault(rule, rule)   # one shared tuple, not one a field
+        self.round_rule = shared(rule)   # one tuple for all fields, not one a field
         # a round left the field low though water came: [round end, level then]
         self.watch: list[float] | None = None
         # the round in progress: [id, start level, highest level, when it was highest]

@@ -127,14 +127,32 @@ class BurstDetector(Detector):
         MPa above the pressure for hours and a surge +0.02–0.04 MPa, and
         the next demand ramp's flow step came with a "pressure drop" — 117
         of the 165 false bursts on main's tuning seeds (79 after a valve, 38
-        after a surge); a
-        valve that failed in the monitor's first day bent the curve itself
+        after a surge); a valve that failed in the monitor's first day bent
+        the curve itself
         (seed 90210 watermain-0047: +0.32 MPa for the first evening's 2.5 h
         turned its slope positive, and each morning's ramp was a burst)."""
         if self.jump is not None and self.prev_p is not None \
                 and abs(p - self.prev_p) <= self.return_mpa:
             return self.valve + self.jump
         return self.valve
+
+    def _step_m3h(self) -> float:
+        """The flow step a burst makes in one reading: ``flow_step`` × the
+        learned mean flow (m³/h)."""
+        return self.flow_step * max(self.mean_flow, 1e-6)
+
+    def _restored_in_burst(self, q: float, p: float) -> bool:
+        """During a burst (its readings are not learned, so :meth:`_offset`
+        does not run) the pressure fell back by the failed valve's offset
+        with no flow step: the valve was restored. Seed 31415926
+        watermain-0034: restored 20 minutes into a burst, 0.69 → 0.33 MPa; the
+        +0.37 MPa offset stayed, the pressure read 0.42 MPa "below the curve",
+        the burst ran on for 24 h and the next one, two days later, was
+        missed."""
+        return self.valve >= self.jump_mpa and self.prev_p is not None \
+            and self.prev_flow is not None \
+            and abs(p - self.prev_p + self.valve) <= self.return_mpa \
+            and abs(q - self.prev_flow) < self._step_m3h()
 
     def _jumped(self, q: float, r: float | None) -> bool:
         """The pressure jumped by ``jump_mpa`` or more (``r``, MPa) and the
@@ -147,7 +165,7 @@ class BurstDetector(Detector):
         if r is None or abs(r) < self.jump_mpa or self.prev_flow is None:
             return False
         dq = q - self.prev_flow
-        return abs(dq) < self.flow_step * max(self.mean_flow, 1e-6) or (dq > 0) == (r > 0)
+        return abs(dq) < self._step_m3h() or (dq > 0) == (r > 0)
 
     def _onset(self, q: float, p: float, ts_ns: int, ac: float | None = None) -> bool:
         if p == self.prev_p and self.p_repeats >= 2:
@@ -159,7 +177,7 @@ class BurstDetector(Detector):
         r = self.residual(q, p)
         if r is None or r > -self.pressure_drop or self.prev_flow is None:
             return False
-        return q - self.prev_flow >= self.flow_step * max(self.mean_flow, 1e-6)
+        return q - self.prev_flow >= self._step_m3h()
 
     def _warm_onset(self, q: float, p: float, ac: float | None = None) -> bool:
         """Without the curve: pressure down by ``warm_drop_mpa`` within one
@@ -196,7 +214,7 @@ class BurstDetector(Detector):
         step = q - self.prev_flow
         big = step >= self.warm_flow_step * max(self.mean_flow, self.prev_flow, 1e-6)
         if ac is not None and self.prev_ac is not None:
-            return (self._roared(ac) and step >= self.flow_step * max(self.mean_flow, 1e-6)) \
+            return (self._roared(ac) and step >= self._step_m3h()) \
                 or (big and ac - self.prev_ac >= self.frozen_ac_any)
         return big
 
@@ -220,7 +238,7 @@ class BurstDetector(Detector):
             r = self.residual(q, p)
             if r is not None:
                 return r <= -0.5 * self.pressure_drop
-        return q - self.burst_base >= 0.5 * self.flow_step * max(self.mean_flow, 1e-6)
+        return q - self.burst_base >= 0.5 * self._step_m3h()
 
     def score_one(self, x: Sample) -> float | None:
         q, p = x.num("flow_m3h"), x.num("pressure_mpa")
@@ -248,17 +266,7 @@ class BurstDetector(Detector):
         # inside that curve's error (missed).
         if self.prev2_p is not None and abs(p - self.prev2_p) <= self.return_mpa:
             learned_prev = False
-        if ongoing and self.valve >= self.jump_mpa and self.prev_p is not None \
-                and self.prev_flow is not None \
-                and abs(p - self.prev_p + self.valve) <= self.return_mpa \
-                and abs(q - self.prev_flow) < self.flow_step * max(self.mean_flow, 1e-6):
-            # during a burst (its readings are not learned) the pressure fell
-            # back by the failed valve's offset with no flow step: the valve was
-            # restored. Seed 31415926 watermain-0034: restored 20 minutes into
-            # a burst, 0.69 → 0.33 MPa; the +0.37 MPa offset stayed, the
-            # pressure read 0.42 MPa "below the curve", the burst ran on for
-            # 24 h and the next one, two days later, was missed. (Outside a
-            # burst the next reading decides, :meth:`_offset`.)
+        if ongoing and self._restored_in_burst(q, p):
             self.valve = 0.0
         if not ongoing and self._onset(q, p, x.ts_ns, ac):
             self.in_burst, self.burst_since = True, x.ts_ns
