@@ -59,7 +59,8 @@ class BurstDetector(Detector):
     kind = EventKind.BURST
     severity = Severity.CRITICAL
     STATE = ("mean_flow", "n", "prev_flow", "prev_p", "p_repeats", "fit", "resid_ew",
-             "valve", "jump", "in_burst", "burst_base", "burst_since", "prev_ac", "prev2_p")
+             "valve", "jump", "in_burst", "burst_base", "burst_since", "prev_ac", "prev2_p",
+             "doubt")
 
     def __init__(self, flow_step: float = 0.2, pressure_drop: float = 0.015,
                  jump_mpa: float = 0.1, return_mpa: float = 0.05,
@@ -67,7 +68,7 @@ class BurstDetector(Detector):
                  warmup: int = 288, warm_flow_step: float = 0.4,
                  warm_drop_mpa: float = 0.03, max_learn_mpa: float = 0.74,
                  frozen_ac_rise_db: float = 6.0, frozen_ac_any_db: float = 2.0,
-                 floor_mpa: float = 0.02) -> None:
+                 floor_mpa: float = 0.02, doubt_readings: int = 12) -> None:
         self.warm_flow_step, self.warm_drop = warm_flow_step, warm_drop_mpa
         self.floor_mpa = floor_mpa   # at or below it the node has lost its pressure
         self.frozen_ac_rise, self.frozen_ac_any = frozen_ac_rise_db, frozen_ac_any_db
@@ -91,6 +92,12 @@ class BurstDetector(Detector):
         # the pressure of the reading before the previous one: a step back to
         # it ends a surge, it is no valve (learn_one)
         self.prev2_p: float | None = None
+        # the valve offset in doubt (:meth:`_doubt_offset`): quiet readings in a
+        # row that sat nearer the curve without it, and what they put into the
+        # curve and the residual level net of it (weight share, weight × z;
+        # weight share of the level)
+        self.doubt_readings = doubt_readings
+        self.doubt = [0, 0.0, 0.0, 0.0]
         self.in_burst = False
         self.burst_base = 0.0
         self.burst_since = 0
@@ -135,6 +142,45 @@ class BurstDetector(Detector):
                 and abs(p - self.prev_p) <= self.return_mpa:
             return self.valve + self.jump
         return self.valve
+
+    def _doubted(self, q: float, p: float, off: float, jumped: bool) -> bool:
+        """A quiet reading (learned, no pressure jump, no flow step, the
+        node not at zero) that sits nearer the curve without the valve
+        offset ``off`` than with it."""
+        if off == 0.0 or jumped or self.n < 12 or self.prev_flow is None \
+                or p <= self.floor_mpa or abs(q - self.prev_flow) >= self._step_m3h():
+            return False
+        e = p - off - self._curve(q)
+        return abs(e + off) < abs(e)
+
+    def _doubt_offset(self, doubted: bool, b: float, z: float, level: bool) -> None:
+        """Drop the valve offset once ``doubt_readings`` quiet readings in a
+        row said it is wrong (:meth:`_doubted`): the offset is state that only
+        the next pressure step changes, and a wrong one — a surge's return
+        read as a valve step, a restore not seen — stays for good. Those
+        readings were learned into the curve (weight ``b`` each, at ``z``)
+        and the residual level (``level``: 10 % each) net of it; their share
+        is given back, so the curve and the level are as if they had been
+        learned without it. A right offset keeps the pressure on the curve,
+        where the readings without it sit ``off`` away."""
+        d = self.doubt
+        if not doubted:
+            if d[0]:
+                self.doubt = [0, 0.0, 0.0, 0.0]
+            return
+        d[0] += 1
+        if b:
+            d[1] += b * (1.0 - d[1])
+            d[2] += b * (z - d[2])
+        if level:
+            d[3] += 0.1 * (1.0 - d[3])
+        if d[0] >= self.doubt_readings:
+            v, f = self.valve, self.fit
+            f[1] += v * d[1]
+            f[3] += v * d[2]
+            self.resid_ew += v * d[3]
+            self.valve = 0.0
+            self.doubt = [0, 0.0, 0.0, 0.0]
 
     def _step_m3h(self) -> float:
         """The flow step a burst makes in one reading: ``flow_step`` × the
@@ -292,18 +338,22 @@ class BurstDetector(Detector):
             f = self.fit
             pv = p - off
             raw = None if r is None else r + self.resid_ew
+            doubted = self._doubted(q, p, off, jumped)
             # a failed pressure-reducing valve the offset missed (pressure well
             # above the curve, or above the 0.74 MPa standard even before the
             # curve is known) does not bend the curve; readings below it are
             # learned, so a curve bent early straightens out again
+            b = 0.0
             if p <= self.max_learn_mpa and (raw is None or raw < 0.05) and not jumped:
                 b = max(self.fit_alpha, 1.0 / (self.n + 1))
                 for i, v in enumerate((z, pv, z * z, z * pv)):
                     f[i] += b * (v - f[i])
+            self._doubt_offset(doubted, b, z, r is not None and not jumped)
             self.n += 1
             self.jump = step if jumped else None
         else:
             self.jump = None
+            self.doubt = [0, 0.0, 0.0, 0.0]
         self.p_repeats = self.p_repeats + 1 if p == self.prev_p else 0
         self.prev2_p, self.prev_flow, self.prev_p = self.prev_p, q, p
         if ac is not None:
