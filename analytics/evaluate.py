@@ -46,7 +46,9 @@ NS = 1_000_000_000
 # starts while the device is silent (dead, out of coverage), or during which
 # no reading carries its key field (a heart rate while the band is off the
 # wrist), or a fall or inactivity while the band is not worn, is reported as unobservable
-# and left out of recall.
+# and left out of recall; so is a label the simulator wrote unobservable (its
+# ``observable`` flag: a drifting paddy probe while the water never stood at a
+# level known without it — the farmer's fill ending at the target, the weir).
 KEY_FIELDS = {"heart_rate_abnormal": ("heart_rate_bpm",), "spo2_low": ("spo2_pct",),
               "sos": ("sos",), "fall": ("fall",)}
 # Classes read from one sensor's value (paddy level, main pressure): while the
@@ -263,6 +265,8 @@ def _note(found: list, spans: list[list], open_at: dict[str, int], end_ns: int) 
 
 def _observable(lb: Label, rs: list[Reading], silent: list[tuple[int, int]],
                 faulty: list[tuple[int, int]] | None = None) -> bool:
+    if not lb.observable:
+        return False
     if lb.kind.value == "device_silent":
         return True
     if any(a <= lb.start_ns <= b for a, b in silent):

@@ -10,13 +10,18 @@ by the simulators and read by evaluation and backtests — no service needed.
 ``value`` is a JSON scalar (``4.5``, ``3``, ``true``, ``"text"``), so types
 survive the round trip. ``ts_ns`` is integer nanoseconds UTC.
 
-``labels.csv`` — the ground truth of injected anomalies::
+``labels.csv`` — the ground truth of injected anomalies (version 2)::
 
-    # mimamori-labels v1
-    device_id,kind,start_ns,end_ns,severity
-    paddy-001,sudden_drop,1767229200000000000,1767232800000000000,warning
+    # mimamori-labels v2
+    device_id,kind,start_ns,end_ns,severity,observable
+    paddy-001,sudden_drop,1767229200000000000,1767232800000000000,warning,true
 
-``kind`` is one of :class:`mimamori.contracts.EventKind`.
+``kind`` is one of :class:`mimamori.contracts.EventKind`. ``observable`` is
+``false`` for an event the device's readings cannot show, whatever a detector
+does — a drifting level probe while the field's water never stood at a level
+known without it (:mod:`simulators.paddy`); evaluation counts such a label
+apart instead of as a miss. Version 1 files (no ``observable`` column) are
+still read, every label observable.
 
 >>> import io
 >>> from mimamori.contracts import Family, Reading
@@ -41,9 +46,12 @@ import orjson
 from .contracts import ContractError, EventKind, Family, Reading, Severity
 
 READINGS_HEADER = "# mimamori-readings v1"
-LABELS_HEADER = "# mimamori-labels v1"
+LABELS_HEADER = "# mimamori-labels v2"
+LABELS_HEADER_V1 = "# mimamori-labels v1"
 READING_COLUMNS = ["ts_ns", "device_id", "profile", "family", "site", "field", "value"]
-LABEL_COLUMNS = ["device_id", "kind", "start_ns", "end_ns", "severity"]
+LABEL_COLUMNS = ["device_id", "kind", "start_ns", "end_ns", "severity", "observable"]
+LABEL_COLUMNS_V1 = LABEL_COLUMNS[:5]
+_FLAG = {"true": True, "false": False}
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +61,7 @@ class Label:
     start_ns: int
     end_ns: int
     severity: Severity = Severity.WARNING
+    observable: bool = True
 
     def covers(self, ts_ns: int) -> bool:
         return self.start_ns <= ts_ns <= self.end_ns
@@ -94,10 +103,13 @@ class ReadingWriter:
         self.close()
 
 
-def _rows(f: IO[str], header: str, columns: list[str]) -> Iterator[list[str]]:
+def _rows(f: IO[str], formats: dict[str, list[str]]) -> Iterator[list[str]]:
+    """The rows of a file whose first line is one of ``formats``' headers,
+    with that header's columns."""
     first = f.readline().rstrip("\r\n")
-    if first != header:
-        raise ContractError(f"not a {header[2:]} file (first line {first[:40]!r})")
+    columns = formats.get(first)
+    if columns is None:
+        raise ContractError(f"not a {next(iter(formats))[2:]} file (first line {first[:40]!r})")
     reader = csv.reader(f)
     if next(reader, None) != columns:
         raise ContractError(f"expected columns {','.join(columns)}")
@@ -109,7 +121,7 @@ def read_readings(source: Path | str | IO[str]) -> Iterator[Reading]:
     f, owned = _open(source, "r")
     try:
         current: Reading | None = None
-        for n, row in enumerate(_rows(f, READINGS_HEADER, READING_COLUMNS), start=3):
+        for n, row in enumerate(_rows(f, {READINGS_HEADER: READING_COLUMNS}), start=3):
             try:
                 ts, dev, prof, fam, site, name, value = row
                 ts_ns = int(ts)
@@ -136,7 +148,8 @@ def write_labels(target: Path | str | IO[str], labels: Iterable[Label]) -> None:
         w = csv.writer(f, lineterminator="\n")
         w.writerow(LABEL_COLUMNS)
         for lb in labels:
-            w.writerow([lb.device_id, lb.kind.value, lb.start_ns, lb.end_ns, lb.severity.value])
+            w.writerow([lb.device_id, lb.kind.value, lb.start_ns, lb.end_ns, lb.severity.value,
+                        "true" if lb.observable else "false"])
     finally:
         if owned:
             f.close()
@@ -146,10 +159,14 @@ def read_labels(source: Path | str | IO[str]) -> list[Label]:
     f, owned = _open(source, "r")
     try:
         out = []
-        for n, row in enumerate(_rows(f, LABELS_HEADER, LABEL_COLUMNS), start=3):
+        rows = _rows(f, {LABELS_HEADER: LABEL_COLUMNS, LABELS_HEADER_V1: LABEL_COLUMNS_V1})
+        for n, row in enumerate(rows, start=3):
             try:
-                dev, kind, start, end, sev = row
-                out.append(Label(dev, EventKind(kind), int(start), int(end), Severity(sev)))
+                dev, kind, start, end, sev, *flag = row
+                if len(flag) > 1 or (flag and flag[0] not in _FLAG):
+                    raise ValueError(row)
+                out.append(Label(dev, EventKind(kind), int(start), int(end), Severity(sev),
+                                 _FLAG[flag[0]] if flag else True))
             except ValueError:
                 raise ContractError(f"line {n}: malformed label {row!r}") from None
         return out

@@ -14,7 +14,7 @@ from __future__ import annotations
 import heapq
 import math
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from mimamori.contracts import EventKind, Family, Severity
@@ -73,6 +73,10 @@ class DeviceModel:
     default_profile = ""
     default_interval_s = 600
     ANOMALIES: dict[str, AnomalySpec] = {"silent": SILENT, "battery_dead": BATTERY_DEAD}
+    # A drifting sensor whose quantity has no steady value of its own (a
+    # paddy's water level) is told from the quantity only where it stands at
+    # a value known without the sensor: such models call :meth:`reference`.
+    drift_needs_reference = False
 
     def __init__(self, device_id: str, site: str, *, seed: int | str, start_ns: int,
                  end_ns: int, weather: Weather, profile: str | None = None,
@@ -175,8 +179,8 @@ class DeviceModel:
         if drift is not None:
             offset = drift.params[drift_per_day] * (ts_ns - drift.start_ns) / NS / DAY_S
             value += offset
-            if abs(offset) >= drift_label_at and not drift.params.get("labelled"):
-                drift.params["labelled"] = True
+            if abs(offset) >= drift_label_at and "labelled_ns" not in drift.params:
+                drift.params["labelled_ns"] = ts_ns
                 self.add_label(EventKind.SENSOR_DRIFT, ts_ns, drift.end_ns, Severity.INFO)
         if self.act.get("sensor_stuck"):
             if self._stuck_value is None:
@@ -184,6 +188,16 @@ class DeviceModel:
             return self._stuck_value
         self._stuck_value = None
         return value
+
+    def reference(self, ts_ns: int) -> None:
+        """The measured quantity stands, now, at a value known without the
+        sensor (a paddy's farmer closed the inlet at the stage target; the
+        weir holds the water). Only models with ``drift_needs_reference``
+        call it: their drift labels are observable only if one happened
+        during the label (:meth:`finish`)."""
+        drift = self.act.get("sensor_drift")
+        if drift is not None:
+            drift.params["referenced_ns"] = ts_ns
 
     def _update_active(self, ts_ns: int) -> None:
         changed = False
@@ -257,7 +271,19 @@ class DeviceModel:
             out.append((ts, fields))
 
     def finish(self) -> list[Label]:
+        if self.drift_needs_reference:
+            self.labels = [self._drift_seen(lb) for lb in self.labels]
         return sorted(self.labels, key=lambda lb: (lb.start_ns, lb.kind.value))
+
+    def _drift_seen(self, lb: Label) -> Label:
+        """A drift label during which the quantity never stood at a reference
+        is unobservable: what the sensor reads could be the water itself."""
+        if lb.kind is not EventKind.SENSOR_DRIFT:
+            return lb
+        inj = next(i for i in self.injections if i.kind == "sensor_drift"
+                   and i.params.get("labelled_ns") == lb.start_ns)
+        seen = inj.params.get("referenced_ns", -1) >= lb.start_ns
+        return lb if seen else replace(lb, observable=False)
 
 
 def clamp(x: float, lo: float, hi: float) -> float:

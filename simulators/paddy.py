@@ -19,7 +19,10 @@ breach the opened inlet cannot outfill is a ``water_low`` shortage too), ``inlet
 (no water to be had; labelled from the farmer's round that finds the field
 below the stage minimum and cannot fill it, until the water is back at the
 minimum), ``sensor_stuck``, ``sensor_drift`` (fouling, 0.5–2 cm/week;
-labelled once the offset reaches ``DRIFT_LABEL_CM``), ``battery_dead``,
+labelled once the offset reaches ``DRIFT_LABEL_CM``; *unobservable* if the
+field's water never stood at a level known without the probe during the
+label — the end of the farmer's fill, at the stage target, or the weir — since
+nothing then tells the offset from the water itself), ``battery_dead``,
 ``silent``.
 
 >>> from simulators.weather import Weather
@@ -106,6 +109,9 @@ class PaddyModel(DeviceModel):
     family = Family.PADDY
     default_profile = "paddy_v1"
     default_interval_s = 600
+    # a drifting level probe shows only against a level known without it:
+    # the end of the farmer's fill (the stage target) or the weir (overflow)
+    drift_needs_reference = True
     ANOMALIES = {
         "sudden_drop": AnomalySpec(EventKind.SUDDEN_DROP, Severity.WARNING, (4 * H, 16 * H),
                                    dynamic=True),
@@ -207,6 +213,8 @@ class PaddyModel(DeviceModel):
                             failed_check = True
                             self._low_breach_end = drop.end_ns
         if not st.irrigate or no_water or self.level_mm >= st.target_cm * 10:
+            if self.inlet and st.irrigate and not no_water:
+                self.reference(ts_ns)  # the farmer's fill ends at the target
             self.inlet = False
         left_open = self.act.get("inlet_left_open")
         inflow = self.inflow_mm_h if (self.inlet or left_open) else 0.0
@@ -224,6 +232,7 @@ class PaddyModel(DeviceModel):
         weir_mm = st.weir_cm * 10
         if self.level_mm > weir_mm and (st.weir_cm > 0 or self.level_mm > 0):
             self.level_mm = weir_mm  # overflow at the outlet weir
+            self.reference(ts_ns)
         self.level_mm = max(self.level_mm, -60.0)
         self._label_breach(ts_ns, day)
         self._labels_for_state(ts_ns, st, left_open, failed_check)

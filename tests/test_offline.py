@@ -18,9 +18,18 @@ def test_readings_round_trip_keeps_types_and_time(tmp_path):
 
 
 def test_labels_round_trip(tmp_path):
-    labels = [Label("p-1", EventKind.SUDDEN_DROP, 10, 20, Severity.CRITICAL)]
+    labels = [Label("p-1", EventKind.SUDDEN_DROP, 10, 20, Severity.CRITICAL),
+              Label("p-2", EventKind.SENSOR_DRIFT, 30, 40, Severity.INFO, observable=False)]
     write_labels(tmp_path / "labels.csv", labels)
     assert read_labels(tmp_path / "labels.csv") == labels
+    assert [lb.observable for lb in read_labels(tmp_path / "labels.csv")] == [True, False]
+
+
+def test_version_1_labels_are_read_as_observable(tmp_path):
+    p = tmp_path / "labels.csv"
+    p.write_text("# mimamori-labels v1\ndevice_id,kind,start_ns,end_ns,severity\n"
+                 "p-1,sensor_drift,1,2,info\n")
+    assert read_labels(p) == [Label("p-1", EventKind.SENSOR_DRIFT, 1, 2, Severity.INFO, True)]
 
 
 def test_wrong_file_is_refused_with_a_reason(tmp_path):
@@ -30,4 +39,11 @@ def test_wrong_file_is_refused_with_a_reason(tmp_path):
         list(read_readings(p))
     p.write_text("# mimamori-labels v1\ndevice_id,kind,start_ns,end_ns,severity\nd,alien,1,2,info\n")
     with pytest.raises(ContractError, match="line 3"):
+        read_labels(p)
+    p.write_text("# mimamori-labels v2\ndevice_id,kind,start_ns,end_ns,severity,observable\n"
+                 "d,sos,1,2,info,maybe\n")
+    with pytest.raises(ContractError, match="line 3"):
+        read_labels(p)
+    p.write_text("# mimamori-labels v2\ndevice_id,kind,start_ns,end_ns,severity\nd,sos,1,2,info\n")
+    with pytest.raises(ContractError, match="expected columns"):
         read_labels(p)

@@ -5,6 +5,8 @@ stay quiet."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from typer.testing import CliRunner
 
 from analytics.evaluate import evaluate_dir
@@ -93,3 +95,21 @@ def test_labels_the_sensor_cannot_show_are_unobservable():
     still = Label("w1", EventKind.INACTIVITY, 100 * ns, 200 * ns)
     assert _observable(still, band(True), [])
     assert not _observable(still, band(False), [])  # a band on the table is always still
+    # the simulator's own verdict (a drifting probe whose field met no reference)
+    drift = Label("p1", EventKind.SENSOR_DRIFT, 100 * ns, 200 * ns)
+    assert _observable(drift, rs, [])
+    assert not _observable(replace(drift, observable=False), rs, [])
+
+
+def test_a_drift_no_reference_could_show_is_counted_apart(tmp_path):
+    # two fields in 中干し through a dry week: no fill, no water at the weir —
+    # through the offline files, the drift label is unobservable, not a miss
+    sc = Scenario.model_validate({
+        "seed": 5, "start": "2026-06-01T00:00:00+09:00", "duration": "8d", "mode": "offline",
+        "dry_weather": True,
+        "groups": [{"family": "paddy", "count": 2, "params": {"transplant": "2026-05-02"}}],
+        "anomalies": [{"device": "paddy-0001", "kind": "sensor_drift", "at": "1h",
+                       "duration": "8d", "params": {"cm_per_day": 0.3}}]})
+    run_offline(sc, tmp_path)
+    drift = evaluate_dir(tmp_path, run_out_s=0)["classes"]["sensor_drift"]
+    assert (drift["labels"], drift["unobservable"], drift["recall"]) == (0, 1, None)

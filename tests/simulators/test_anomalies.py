@@ -336,3 +336,30 @@ def test_a_breach_closed_soon_after_the_round_is_no_water_shortage():
         params={"transplant": "2026-05-01"})
     assert [lb.kind.value for lb in labels] == ["sudden_drop"]
     assert m.unlabelled_lows >= 1    # it was short, briefly
+
+
+def test_a_drift_is_observable_only_if_the_water_stood_at_a_known_level_during_it():
+    drift = [{"device": "paddy-0001", "kind": "sensor_drift", "at": "1h", "duration": "9d",
+              "params": {"cm_per_day": 0.3}}]
+
+    def drift_label(transplant):
+        sc = Scenario.model_validate({
+            "seed": 5, "start": "2026-06-01T00:00:00+09:00", "duration": "9d",
+            "dry_weather": True, "anomalies": drift,
+            "groups": [{"family": "paddy", "count": 1, "params": {"transplant": transplant}}]})
+        (m,) = build_models(sc)
+        m.truth = []
+        m.run_until(sc.end_ns, [])
+        (lb,) = [lb for lb in m.finish() if lb.kind is EventKind.SENSOR_DRIFT]
+        return lb, [(t, s) for t, s in m.truth if lb.start_ns <= t <= lb.end_ns]
+
+    # intermittent irrigation: the farmer fills the field to its 4 cm target every few days
+    lb, truth = drift_label("2026-04-20")
+    fills_end = [t for (t, a), (_, b) in zip(truth, truth[1:]) if a["inlet"] and not b["inlet"]]
+    assert fills_end and lb.observable
+    # 中干し in a dry week: no fill, no standing water at the (open) weir — the
+    # probe's offset cannot be told from the water table: unobservable
+    lb, truth = drift_label("2026-05-02")
+    assert {s["stage"] for _, s in truth} == {"midseason_drain"}
+    assert all(s["level_cm"] < 0 and not s["inlet"] for _, s in truth)
+    assert not lb.observable
