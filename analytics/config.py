@@ -171,10 +171,12 @@ BUILDERS: dict[str, Callable[[str, dict[str, Any], int], list[tuple[str, Factory
     "heat": lambda f, p, i: _one("heat_risk", lambda: HeatRiskDetector(
         mean_c=float(p.get("water_mean_c", 30.0)), days=int(p.get("days", 3)))),
     # the burst detector learns the node's pressure-flow curve; profile keys
-    # flow_step (share of the mean flow) and residual_drop_mpa tune it
+    # flow_step (share of the mean flow) and residual_drop_mpa tune it; a valve
+    # offset an hour of quiet readings refuses is dropped
     "burst": lambda f, p, i: _one("burst", lambda: BurstDetector(
         flow_step=float(p.get("flow_step", 0.2)),
-        pressure_drop=float(p.get("residual_drop_mpa", 0.015)))),
+        pressure_drop=float(p.get("residual_drop_mpa", 0.015)),
+        doubt_readings=max(3, round(3600 / i)))),
     "transient": lambda f, p, i: _one("transient", lambda: TransientDetector(
         min_jump_mpa=float(p.get("min_jump_mpa", 0.1)))),
     "leak": lambda f, p, i: _one("leak_night_flow", lambda: NightlyCusum(

@@ -49,7 +49,11 @@ class BurstDetector(Detector):
     false bursts or re-opened real ones on the tuning seeds (90 of the
     165 false ones opened that way). Pressure steps of a valve
     (:meth:`_offset`) and the residual's slow level (a drifting sensor,
-    ``resid_ew``) are taken off before the residual is judged. The finding
+    ``resid_ew``) are taken off before the residual is judged; an offset
+    that ``doubt_readings`` quiet readings in a row (an hour) refuse — each
+    nearer the curve without it than with it — is dropped, and what they put
+    into the curve and the level net of it is given back
+    (:meth:`_doubt_offset`). The finding
     stays open while the pressure stays below the curve (:meth:`_ongoing`).
     During the first ``warmup`` readings (a day at 5 minutes) the curve is
     still unknown and daily ramps would look like bursts, so only a much
