@@ -145,7 +145,7 @@ def test_a_checkpoint_from_before_the_valve_offset_loads():
     det = burst_detector()
     run(3, det=det)
     old = det.det.state()
-    for k in ("valve", "jump"):
+    for k in ("valve", "jump", "doubt"):
         old.pop(k)
     old.update(slot_flow=[0.0] * 48, slot_n=[0] * 48)   # the hour-of-day flow it had then
     clone = burst_detector()
@@ -196,6 +196,16 @@ def test_a_valve_offset_the_residual_keeps_refusing_is_dropped():
     assert opened(events) == [first[0], second[0]]
     assert events[-1] == (second[1], "cleared")
     assert det.det.valve == 0.0
+    # the doubt comes back from a checkpoint taken half-way through it
+    cleared = events[1][0]
+    det = burst_detector()
+    first_part = run(6, valve=valve, burst=first, burst2=second, det=det, stop_at=cleared + 6)
+    assert det.det.doubt[0] > 0 and det.det.valve > 0.3
+    clone = burst_detector()
+    clone.det.load_state(json.loads(json.dumps(det.det.state())))
+    clone.active = det.active
+    assert first_part + run(6, valve=valve, burst=first, burst2=second, det=clone,
+                            start=cleared + 6) == events
     # a valve that stays failed keeps its offset: quiet readings sit on the curve with it
     det = burst_detector()
     run(5, valve=(2 * DAY + 144, 5 * DAY), det=det)
