@@ -52,10 +52,9 @@ class BurstDetector(Detector):
     ``resid_ew``) are taken off before the residual is judged; an offset
     that ``doubt_readings`` quiet readings in a row (an hour) refuse — each
     nearer the curve it was learned on without it than with it — is
-    dropped, and what they put
-    into the curve and the level net of it is given back
-    (:meth:`_doubt_offset`). The finding
-    stays open while the pressure stays below the curve (:meth:`_ongoing`).
+    dropped, and what they put into the curve and the level net of it is
+    given back (:meth:`_doubt_offset`). The finding stays open while the
+    pressure stays below the curve (:meth:`_ongoing`).
     During the first ``warmup`` readings (a day at 5 minutes) the curve is
     still unknown and daily ramps would look like bursts, so only a much
     larger one-reading step counts (:meth:`_warm_onset`)."""
@@ -378,7 +377,8 @@ class BurstDetector(Detector):
             self.jump = step if jumped else None
         else:
             self.jump = None
-            self.doubt = [0, 0.0, 0.0, 0.0]
+            if self.doubt[0]:   # a burst or a frozen reading ends a run of doubts
+                self.doubt = [0, 0.0, 0.0, 0.0]
         self.p_repeats = self.p_repeats + 1 if p == self.prev_p else 0
         self.prev2_p, self.prev_flow, self.prev_p = self.prev_p, q, p
         if ac is not None:
