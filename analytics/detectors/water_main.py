@@ -64,7 +64,7 @@ class BurstDetector(Detector):
     severity = Severity.CRITICAL
     STATE = ("mean_flow", "n", "prev_flow", "prev_p", "p_repeats", "fit", "resid_ew",
              "valve", "jump", "in_burst", "burst_base", "burst_since", "prev_ac", "prev2_p",
-             "doubt", "valve_curve")
+             "doubt")
 
     def __init__(self, flow_step: float = 0.2, pressure_drop: float = 0.015,
                  jump_mpa: float = 0.1, return_mpa: float = 0.05,
@@ -99,12 +99,13 @@ class BurstDetector(Detector):
         # the valve offset in doubt (:meth:`_doubt_offset`): quiet readings in a
         # row that sat nearer the curve without it, and what they put into the
         # curve and the residual level net of it (weight share, weight × z;
-        # weight share of the level)
+        # weight share of the level); then the curve's a and c as they stood
+        # when the offset last changed, the curve they are judged against
+        # (:meth:`_doubted`; 0, 0: none kept — the live curve). One list: a
+        # 30th attribute would cost each detector its shared-key __dict__
+        # (288 → 1,584 bytes)
         self.doubt_readings = doubt_readings
-        self.doubt = [0, 0.0, 0.0, 0.0]
-        # the curve (a, c) as it stood when the offset last changed: the
-        # readings are judged against it (:meth:`_doubted`)
-        self.valve_curve: list[float] | None = None
+        self.doubt: list[float] = [0, 0.0, 0.0, 0.0, 0.0, 0.0]
         self.in_burst = False
         self.burst_base = 0.0
         self.burst_since = 0
@@ -122,12 +123,12 @@ class BurstDetector(Detector):
         return p - (self._offset(p) if offset is None else offset) - self._curve(q) \
             - self.resid_ew
 
-    def _line(self) -> list[float]:
-        """The fitted curve as [a, c] of p = a + c·Q^1.852."""
+    def _line(self) -> tuple[float, float]:
+        """The fitted curve as (a, c) of p = a + c·Q^1.852."""
         mz, mp, mzz, mzp = self.fit
         var = mzz - mz * mz
         c = (mzp - mz * mp) / var if var > 1e-12 * max(mzz, 1.0) else 0.0
-        return [mp - c * mz, c]
+        return mp - c * mz, c
 
     def _curve(self, q: float) -> float:
         mz, mp, mzz, mzp = self.fit
@@ -161,7 +162,7 @@ class BurstDetector(Detector):
         """A quiet reading (learned, no pressure jump, no flow step, the
         node not at zero) that sits nearer the curve without the valve
         offset ``off`` than with it — the curve as it stood when the offset
-        was learned (``valve_curve``). The live curve is learned net of the
+        was learned (``doubt[4:]``). The live curve is learned net of the
         offset and takes a wrong one into itself: in the monitor's first day,
         where it learns at 1/n a reading, within a few readings (seed 9876543
         watermain-0039: with the surge's own reading, a +0.178 MPa offset
@@ -171,7 +172,8 @@ class BurstDetector(Detector):
         if off == 0.0 or jumped or self.n < 12 or self.prev_flow is None \
                 or p <= self.floor_mpa or abs(q - self.prev_flow) >= self._step_m3h():
             return False
-        a, c = self.valve_curve if self.valve_curve is not None else self._line()
+        d = self.doubt
+        a, c = (d[4], d[5]) if d[4] or d[5] else self._line()
         e = p - off - a - c * self._z(q)
         return abs(e + off) < abs(e)
 
@@ -188,7 +190,7 @@ class BurstDetector(Detector):
         d = self.doubt
         if not doubted:
             if d[0]:
-                self.doubt = [0, 0.0, 0.0, 0.0]
+                d[:4] = 0, 0.0, 0.0, 0.0
             return
         d[0] += 1
         if b:
@@ -201,8 +203,8 @@ class BurstDetector(Detector):
             f[1] += v * d[1]
             f[3] += v * d[2]
             self.resid_ew += v * d[3]
-            self.valve, self.valve_curve = 0.0, None
-            self.doubt = [0, 0.0, 0.0, 0.0]
+            self.valve = 0.0
+            d[:] = 0, 0.0, 0.0, 0.0, 0.0, 0.0
 
     def _step_m3h(self) -> float:
         """The flow step a burst makes in one reading: ``flow_step`` × the
@@ -335,7 +337,8 @@ class BurstDetector(Detector):
         if self.prev2_p is not None and abs(p - self.prev2_p) <= self.return_mpa:
             learned_prev = False
         if ongoing and self._restored_in_burst(q, p):
-            self.valve, self.valve_curve = 0.0, None
+            self.valve = 0.0
+            self.doubt[:] = 0, 0.0, 0.0, 0.0, 0.0, 0.0
         if not ongoing and self._onset(q, p, x.ts_ns, ac):
             self.in_burst, self.burst_since = True, x.ts_ns
             self.burst_base = self.prev_flow if self.prev_flow is not None else q
@@ -348,7 +351,8 @@ class BurstDetector(Detector):
             self.mean_flow += a * (q - self.mean_flow)
             off = self._offset(p)
             if off != self.valve:
-                self.valve, self.valve_curve = off, self._line() if off else None
+                self.valve = off
+                self.doubt[4:] = self._line() if off else (0.0, 0.0)
             r = self.residual(q, p, off)
             # before the curve is known, a jump is the pressure's own step (from
             # before the previous reading's jump, if that was a surge now over)
@@ -378,7 +382,7 @@ class BurstDetector(Detector):
         else:
             self.jump = None
             if self.doubt[0]:   # a burst or a frozen reading ends a run of doubts
-                self.doubt = [0, 0.0, 0.0, 0.0]
+                self.doubt[:4] = 0, 0.0, 0.0, 0.0
         self.p_repeats = self.p_repeats + 1 if p == self.prev_p else 0
         self.prev2_p, self.prev_flow, self.prev_p = self.prev_p, q, p
         if ac is not None:
