@@ -272,8 +272,12 @@ class LevelDriftDetector(Detector):
                     first = self.recent[0]
                 i = self.recent.index(first)
                 near = self.recent[max(0, i - 1):i + 2]
+                # the rise began after the last reading still at the bottom
+                # (within the probe's noise of the lowest): a round opened it then
+                began = max(t for t, y in self.recent if y <= first[1] + 0.3)
                 self.rise = [first[0], last3, min(y for _, y in self.recent[:2]),
-                             1.0 if self._at_round(int(first[0])) else 0.0,
+                             1.0 if self._at_round(int(first[0])) or self._at_round(int(began))
+                             else 0.0,
                              sum(y for _, y in near) / len(near)]
         elif s < self.stop_cm_h:
             last3 = sum(y for _, y in tail) / len(tail)
