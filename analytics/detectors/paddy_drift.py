@@ -89,7 +89,8 @@ class LevelDriftDetector(Detector):
                  weir_band: float = 0.4, merge: bool = True, clean_fills: int = 1,
                  dry_before_h: float = 1.0, max_clean_cm: float = 2.5,
                  foot_tol_cm: float = 0.3, hold_h: float = 10.0, fall_cm: float = 0.3,
-                 pair_prev_cm: float | None = 0.5) -> None:
+                 pair_prev_cm: float | None = 0.5, fast_cm_h: float = 0.8,
+                 max_fast_cm: float = 5.0) -> None:
         self.merge = merge
         # the clean-fill rule's settings in one attribute (instance-dict key sharing:
         # CPython 3.11 stops sharing keys at 30 attributes): fills needed (0: off),
@@ -98,7 +99,8 @@ class LevelDriftDetector(Detector):
         # the smaller offset the earlier fill of a pair may show
         self.clean_cfg = (clean_fills, int(dry_before_h * H_NS), max_clean_cm, foot_tol_cm,
                           int(hold_h * H_NS), fall_cm,
-                          offset_cm if pair_prev_cm is None else pair_prev_cm)
+                          offset_cm if pair_prev_cm is None else pair_prev_cm,
+                          fast_cm_h, max_fast_cm)
         # a clean fill that stopped at the weir, watched: [stop_ns, mean level of the
         # hour after the stop, offset, foot level, foot_ns, stage minimum] or []
         self.held: list[float] = []
@@ -252,7 +254,8 @@ class LevelDriftDetector(Detector):
             st = stage_for(x.ctx, local_day(int(end_ns)))
             if from_round and st.irrigated and st.target_cm > 0 and peak - start >= self.min_rise:
                 o = peak - st.target_cm
-                clean = self._clean(x, st.min_cm, o - self.overshoot, foot, foot_ns)
+                fast = (peak - foot) / max(1e-9, (end_ns - foot_ns) / H_NS) >= self.clean_cfg[7]
+                clean = self._clean(x, st.min_cm, o - self.overshoot, foot, foot_ns, fast)
                 if not clean and start >= st.min_cm + self.start_above_min:
                     pass   # a rise from well above the minimum: rain, not the farmer
                 elif abs(peak - st.weir_cm) > self.weir_band:
@@ -309,7 +312,8 @@ class LevelDriftDetector(Detector):
             self._clean(x, min_cm, o - self.overshoot, foot, int(foot_ns))   # still no rain
         self._record(o, 1 if fell else 2)
 
-    def _clean(self, x: Sample, min_cm: float, d: float, foot: float, foot_ns: int) -> int:
+    def _clean(self, x: Sample, min_cm: float, d: float, foot: float, foot_ns: int,
+               fast: bool = False) -> int:
         """1 if a fill is a clean reference: the area's gauge counted no rain
         from ``dry_before_h`` before its foot until now (no rain lifted the
         field or stopped the rise), it stopped within ``max_clean_cm`` of the
@@ -318,6 +322,8 @@ class LevelDriftDetector(Detector):
         reading near the minimum and stopped 1 cm short of the target was not
         the farmer's fill to the target — a breach or a stuck probe stopped it)."""
         need, dry_before_ns, max_clean, foot_tol = self.clean_cfg[:4]
+        if fast:
+            max_clean = self.clean_cfg[8]
         dry = x.num(AREA_DRY)
         if not need or dry is None or abs(d) > max_clean:
             return 0
