@@ -20,7 +20,10 @@ least-squares slope over the last hour; the stop level is the highest
 3-reading mean of the rise and the hour after it; a rise that resumes
 within that hour is the same fill (``merge``: a slow inlet's rise reads
 as pauses in the noise), and a rise starts at the lowest point of the hour
-before it was seen (that is when the round opened the inlet). The median of
+before it was seen (that is when the round opened the inlet). It is a
+round's fill if that point, or the last reading still at the bottom (within
+0.3 cm of it: the probe's noise puts the lowest reading anywhere on a flat
+bottom), is in a round's hours. The median of
 the last ``fills`` fill offsets is
 the drift estimate. O(1) per reading (a few short lists).
 
@@ -30,7 +33,10 @@ farmer closes the inlet at the target, and opens it only below the minimum:
 so a fill while the gauge counted no rain (from ``dry_before_h`` before its
 foot until it is recorded) whose foot, with the offset taken off, is below
 the minimum (± ``foot_tol_cm``) and whose stop is within ``max_clean_cm`` of
-the target is a reference on its own — one such fill off by ``offset_cm``
+the target — ``max_fast_cm`` if it rose as an opened inlet does, at least
+``fast_cm_h`` from foot to stop (a rise that a breach or a failing canal
+slows stalls short of the target; a drifting probe's fill does not slow) — is
+a reference on its own: one such fill off by ``offset_cm``
 opens the finding (or the last two clean fills off the same way, the earlier
 by ``pair_prev_cm``: a drift grows). A clean stop at the weir (± ``weir_band``)
 may be an inlet left open, which holds the field there (it overflows): it
