@@ -20,7 +20,10 @@ least-squares slope over the last hour; the stop level is the highest
 3-reading mean of the rise and the hour after it; a rise that resumes
 within that hour is the same fill (``merge``: a slow inlet's rise reads
 as pauses in the noise), and a rise starts at the lowest point of the hour
-before it was seen (that is when the round opened the inlet). The median of
+before it was seen (that is when the round opened the inlet). It is a
+round's fill if that point, or the last reading still at the bottom (within
+0.3 cm of it: the probe's noise puts the lowest reading anywhere on a flat
+bottom), is in a round's hours. The median of
 the last ``fills`` fill offsets is
 the drift estimate. O(1) per reading (a few short lists).
 
@@ -30,7 +33,10 @@ farmer closes the inlet at the target, and opens it only below the minimum:
 so a fill while the gauge counted no rain (from ``dry_before_h`` before its
 foot until it is recorded) whose foot, with the offset taken off, is below
 the minimum (± ``foot_tol_cm``) and whose stop is within ``max_clean_cm`` of
-the target is a reference on its own — one such fill off by ``offset_cm``
+the target — ``max_fast_cm`` if it rose as an opened inlet does, at least
+``fast_cm_h`` from foot to stop (a rise that a breach or a failing canal
+slows stalls short of the target; a drifting probe's fill does not slow) — is
+a reference on its own: one such fill off by ``offset_cm``
 opens the finding (or the last two clean fills off the same way, the earlier
 by ``pair_prev_cm``: a drift grows). A clean stop at the weir (± ``weir_band``)
 may be an inlet left open, which holds the field there (it overflows): it
@@ -89,7 +95,8 @@ class LevelDriftDetector(Detector):
                  weir_band: float = 0.4, merge: bool = True, clean_fills: int = 1,
                  dry_before_h: float = 1.0, max_clean_cm: float = 2.5,
                  foot_tol_cm: float = 0.3, hold_h: float = 10.0, fall_cm: float = 0.3,
-                 pair_prev_cm: float | None = 0.5) -> None:
+                 pair_prev_cm: float | None = 0.5, fast_cm_h: float = 0.8,
+                 max_fast_cm: float = 5.0) -> None:
         self.merge = merge
         # the clean-fill rule's settings in one attribute (instance-dict key sharing:
         # CPython 3.11 stops sharing keys at 30 attributes): fills needed (0: off),
@@ -98,7 +105,8 @@ class LevelDriftDetector(Detector):
         # the smaller offset the earlier fill of a pair may show
         self.clean_cfg = (clean_fills, int(dry_before_h * H_NS), max_clean_cm, foot_tol_cm,
                           int(hold_h * H_NS), fall_cm,
-                          offset_cm if pair_prev_cm is None else pair_prev_cm)
+                          offset_cm if pair_prev_cm is None else pair_prev_cm,
+                          fast_cm_h, max_fast_cm)
         # a clean fill that stopped at the weir, watched: [stop_ns, mean level of the
         # hour after the stop, offset, foot level, foot_ns, stage minimum] or []
         self.held: list[float] = []
@@ -252,7 +260,8 @@ class LevelDriftDetector(Detector):
             st = stage_for(x.ctx, local_day(int(end_ns)))
             if from_round and st.irrigated and st.target_cm > 0 and peak - start >= self.min_rise:
                 o = peak - st.target_cm
-                clean = self._clean(x, st.min_cm, o - self.overshoot, foot, foot_ns)
+                fast = (peak - foot) / max(1e-9, (end_ns - foot_ns) / H_NS) >= self.clean_cfg[7]
+                clean = self._clean(x, st.min_cm, o - self.overshoot, foot, foot_ns, fast)
                 if not clean and start >= st.min_cm + self.start_above_min:
                     pass   # a rise from well above the minimum: rain, not the farmer
                 elif abs(peak - st.weir_cm) > self.weir_band:
@@ -272,8 +281,12 @@ class LevelDriftDetector(Detector):
                     first = self.recent[0]
                 i = self.recent.index(first)
                 near = self.recent[max(0, i - 1):i + 2]
+                # the rise began after the last reading still at the bottom
+                # (within the probe's noise of the lowest): a round opened it then
+                began = max(t for t, y in self.recent if y <= first[1] + 0.3)
                 self.rise = [first[0], last3, min(y for _, y in self.recent[:2]),
-                             1.0 if self._at_round(int(first[0])) else 0.0,
+                             1.0 if self._at_round(int(first[0])) or self._at_round(int(began))
+                             else 0.0,
                              sum(y for _, y in near) / len(near)]
         elif s < self.stop_cm_h:
             last3 = sum(y for _, y in tail) / len(tail)
@@ -305,7 +318,8 @@ class LevelDriftDetector(Detector):
             self._clean(x, min_cm, o - self.overshoot, foot, int(foot_ns))   # still no rain
         self._record(o, 1 if fell else 2)
 
-    def _clean(self, x: Sample, min_cm: float, d: float, foot: float, foot_ns: int) -> int:
+    def _clean(self, x: Sample, min_cm: float, d: float, foot: float, foot_ns: int,
+               fast: bool = False) -> int:
         """1 if a fill is a clean reference: the area's gauge counted no rain
         from ``dry_before_h`` before its foot until now (no rain lifted the
         field or stopped the rise), it stopped within ``max_clean_cm`` of the
@@ -314,6 +328,8 @@ class LevelDriftDetector(Detector):
         reading near the minimum and stopped 1 cm short of the target was not
         the farmer's fill to the target — a breach or a stuck probe stopped it)."""
         need, dry_before_ns, max_clean, foot_tol = self.clean_cfg[:4]
+        if fast:
+            max_clean = self.clean_cfg[8]
         dry = x.num(AREA_DRY)
         if not need or dry is None or abs(d) > max_clean:
             return 0

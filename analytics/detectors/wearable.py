@@ -17,11 +17,16 @@
   its first ``moving_max`` readings (2 h: the person is resting or asleep
   by then, and judged as in bed). A person already still (in bed: the
   heart rate is the sleeping one) needs
-  two readings in a row each ``each_bpm`` above both the recent level (EW
-  mean over ``ref_s``) and the resting-awake one, on average
+  two readings in a row each ``each_bpm`` above the recent level (EW
+  mean over ``ref_s``) and not below the resting-awake one, on average
   ``rise_still_bpm`` above the recent level and ``rise_rest_bpm`` above the
-  resting-awake one (before any resting-awake level is known: ``n_still``
-  readings, on average ``rise_still_bpm`` above the recent level). Heart
+  resting-awake one — the bar of a two-reading spell after motion (before
+  any resting-awake level is known: ``n_still`` readings, on average
+  ``rise_still_bpm`` above the recent level). The same two-in-a-row test
+  also decides inside a spell that began after motion: a person who sat or
+  lay down and fell later in the spell has calm readings first, which keep
+  the spell's mean down (the recent level is not learned in such a spell,
+  so it is the level before it). Heart
   rates outside the 50–120 bpm guard rails are the
   heart-rate detector's; they are not learned and end a spell.
 * :class:`InactivityDetector` — no steps for ``hours`` of the person's
@@ -72,7 +77,7 @@ class FallDetector(Detector):
                  min_confidence: float = 0.0, still_falls: bool = True, ref_s: float = 3600,
                  each_bpm: float = 3.0,
                  moving_rise_bpm: tuple[float, ...] = (10.0, 5.0, 4.5, 4.0),
-                 rise_still_bpm: float = 10.0, rise_rest_bpm: float = 7.0, n_still: int = 3,
+                 rise_still_bpm: float = 10.0, rise_rest_bpm: float = 5.0, n_still: int = 3,
                  moving_max: int = 12, moved_s: float = 1200, rest_spm: float = 20.0,
                  rest_alpha: float = 0.05,
                  guard_bpm: tuple[float, float] = (50.0, 120.0)) -> None:
@@ -101,9 +106,19 @@ class FallDetector(Detector):
         return bool(x.flag("fall")) and (conf is None or conf >= self.min_confidence)
 
     def _in_bed_rise(self, hr: float) -> bool:
-        """A still reading in bed raised above both references by ``each``."""
+        """A still reading in bed raised ``each`` above the recent level and
+        not below the resting-awake one."""
         ref, rest = self.hr_ref, self.rest_ref
-        return ref is not None and hr >= max(ref, rest if rest is not None else ref) + self.each
+        return ref is not None and hr >= ref + self.each and (rest is None or hr >= rest)
+
+    def _raised_pair(self, last: float, hr: float) -> bool:
+        """Two still readings in a row, each raised (:meth:`_in_bed_rise`),
+        on average ``rise_still`` above the recent level and ``rise_rest``
+        above the resting-awake one (needs both references)."""
+        ref, rest = self.hr_ref, self.rest_ref
+        return ref is not None and rest is not None and self._in_bed_rise(last) \
+            and self._in_bed_rise(hr) \
+            and (last + hr) / 2 >= max(ref + self.rise_still, rest + self.rise_rest)
 
     def _still_fall(self, x: Sample, still: bool) -> tuple[int, float, bool, float, bool]:
         """(run, run_sum, run_moving, last hr, confirmed now) after this reading."""
@@ -119,7 +134,8 @@ class FallDetector(Detector):
         rest = self.rest_ref
         if moving and rest is not None and run <= self.moving_max:
             rise = self.moving_rise[min(run, len(self.moving_rise)) - 1]
-            return run, total, True, hr, total / run >= rest + rise
+            ok = total / run >= rest + rise or (run >= 2 and self._raised_pair(self.run_last, hr))
+            return run, total, True, hr, ok
         # already still (in bed), or no resting-awake level yet: consecutive
         # readings raised above both references
         if not self._in_bed_rise(hr):
@@ -132,8 +148,7 @@ class FallDetector(Detector):
         if rest is None:      # the recent level only: n_still readings
             ok = run >= self.n_still and total / run >= ref + self.rise_still
         else:                 # above both: the last two readings
-            level = max(ref + self.rise_still, rest + self.rise_rest)
-            ok = run >= 2 and (self.run_last + hr) / 2 >= level
+            ok = run >= 2 and self._raised_pair(self.run_last, hr)
         return run, total, False, hr, ok
 
     def _eval(self, x: Sample) -> tuple[float, bool, bool, tuple[int, float, bool, float, bool]]:

@@ -112,3 +112,25 @@ def test_a_fall_in_bed_rising_above_the_resting_awake_level_needs_two_readings()
     assert _opened(_day(hr=72) + night + fall) == [51]
     wake = [_reading(50 + i, 74, False) for i in range(6)]    # awake in bed: its usual level
     assert _opened(_day(hr=72) + night + wake) == []
+
+
+def test_a_fall_late_in_a_still_spell_that_began_after_moving():
+    # lay down after pottering about (heart rate falls to the sleeping level),
+    # fell out of bed 40 minutes later: the calm readings keep the spell's mean
+    # down, but two raised readings in a row decide (seed 362 wearable-0050)
+    calm = [_reading(30 + i, 63 + (i % 2), False) for i in range(4)]
+    fall = [_reading(34 + i, 84, False) for i in range(4)]
+    assert _opened(_day() + calm + fall) == [35]
+    up_again = [_reading(34 + i, hr, False) for i, hr in enumerate((75, 77, 74, 76))]
+    assert _opened(_day() + calm + up_again) == []    # back at the resting-awake level
+
+
+def test_a_fall_in_bed_a_few_beats_above_the_resting_awake_level():
+    # asleep at 58, awake at rest 72; lying on the floor at 78-79 bpm: +20 over
+    # the sleeping level, +6.5 over the resting-awake one (seed 362 wearable-0048)
+    rnd = random.Random(10)
+    night = [_reading(30 + i, 58 + rnd.gauss(0, 1.5), False) for i in range(20)]
+    fall = [_reading(50 + i, hr, False) for i, hr in enumerate((78, 79, 77))]
+    assert _opened(_day(hr=72) + night + fall) == [51]
+    wake = [_reading(50 + i, hr, False) for i, hr in enumerate((75, 76, 74, 76, 75, 73))]
+    assert _opened(_day(hr=72) + night + wake) == []   # awake in bed, at its usual level

@@ -112,3 +112,44 @@ def test_a_checkpoint_from_before_clean_fills_loads():
                     "offsets": [0.1, 0.2], "smooth": None, "last_ns": 0, "above_since": 0})
     assert det.drift_cm() is None
     run(det, days(1))
+
+
+def fill(h: float, *, foot: float, stop: float, opened: float, rate: float) -> float:
+    """A field flat at ``foot`` (a still night) until the round opens the inlet
+    at ``opened``; it rises at ``rate`` cm/h to ``stop``, then holds."""
+    return foot if h < opened else min(stop, foot + (h - opened) * rate)
+
+
+def test_a_fill_from_an_early_round_counts_though_the_noisy_lowest_reading_came_before_it():
+    # the farmer's round at 05:40 (the morning window opens 05:30); the probe's
+    # lowest reading of the hour before the rise is seen is a dip at 05:20 —
+    # the rise began after the last reading still at the bottom (05:40), so
+    # the round opened it; a sensor 1.2 cm low shows on this one clean fill
+    def samples(offset):
+        out = []
+        for i in range(144):
+            h = i / 6
+            v = fill(h, foot=0.5, stop=4.2, opened=5.67, rate=1.5) + offset
+            v += -0.25 if i == 32 else (0.1 if i % 2 else -0.1)
+            out.append(Sample(T0 + i * 600 * NS, {"water_level_cm": round(v, 2),
+                                                  "area_dry_h": 100.0}, CTX))
+        return out
+    det = LevelDriftDetector()
+    assert max(run(det, samples(-1.2))) == 1.0
+    assert -1.5 <= det.evidence()["drift_cm"] <= -1.0
+    ok = LevelDriftDetector()
+    assert max(run(ok, samples(0.0))) == 0.0 and len(ok.offsets) == 1
+
+
+def test_a_fill_far_from_its_target_is_a_reference_if_it_rose_as_an_opened_inlet_does():
+    # a sensor 3 cm low: the fill rises at 1.5 cm/h and stops at 4.2, reading 1.2
+    det = LevelDriftDetector()
+    assert max(run(det, days(1, offset=-3.0))) == 1.0
+    assert det.clean == [1] and -3.3 <= det.evidence()["drift_cm"] <= -2.7
+    # a true sensor: a breach drained the field to 2.5 cm below the soil; the
+    # opened inlet barely outfills it (0.7 cm/h) and the rise stalls at 1 cm —
+    # its foot is where a 3 cm low sensor's would be, but it is no fill to the target
+    slow = LevelDriftDetector()
+    scores = run(slow, days(1, level=lambda h: fill(h, foot=-2.5, stop=1.0, opened=6.5,
+                                                    rate=0.7)))
+    assert max(scores) == 0.0 and slow.clean == [0]
