@@ -283,7 +283,7 @@ class DeviceModel:
         inj = next(i for i in self.injections if i.kind == "sensor_drift"
                    and i.params.get("labelled_ns") == lb.start_ns)
         seen = inj.params.get("referenced_ns", -1) >= lb.start_ns
-        return lb if seen else replace(lb, observable=False)
+        return lb if lb.observable == seen else replace(lb, observable=seen)
 
 
 def clamp(x: float, lo: float, hi: float) -> float:
